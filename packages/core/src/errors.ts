@@ -1,0 +1,34 @@
+/** Input from outside (an event, a message, an environment variable) that does not have the shape
+ * we require. Nothing has been changed when this is thrown. */
+export class InvalidInputError extends Error {
+  override readonly name = "InvalidInputError";
+  constructor(
+    message: string,
+    readonly issues: readonly string[] = [],
+    options?: { cause?: unknown },
+  ) {
+    super(issues.length > 0 ? `${message}: ${issues.join("; ")}` : message, options);
+  }
+}
+
+/** A Route53 change batch that Route53 refused; `failed` lists what did not land. */
+export class RecordChangesFailedError extends Error {
+  override readonly name = "RecordChangesFailedError";
+  constructor(
+    readonly failed: readonly { change: string; reason: string }[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `${failed.length} record change(s) refused by Route53: ${failed.map((f) => f.reason).join("; ")}`,
+      options,
+    );
+  }
+}
+
+export function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,29 @@
+import type { InitializeMiddleware, MiddlewareStack } from "@smithy/types";
+
+type Handler = (input: never) => unknown;
+
+/** Answers a real SDK client's commands from a fake, at the command boundary: the adapter code,
+ * its command objects and the SDK's own middleware up to here run exactly as in AWS. */
+// biome-ignore lint/suspicious/noExplicitAny: every SDK client's stack has its own input/output unions.
+export function answerFrom<C extends { middlewareStack: MiddlewareStack<any, any> }>(
+  client: C,
+  service: string,
+  handlers: Record<string, Handler>,
+): C {
+  const answer: InitializeMiddleware<object, object> = (_next, context) => async (args) => {
+    const name = String((context as { commandName?: string }).commandName ?? "").replace(/Command$/, "");
+    const handler = handlers[name];
+    if (!handler) throw new Error(`simulated ${service} does not implement ${name}`);
+    const output = await handler((args as { input: never }).input);
+    return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: {} };
+  };
+  client.middlewareStack.add(answer, { step: "initialize", name: `simulated${service}`, priority: "high" });
+  return client;
+}
+
+/** Settings that keep a real client off the network and the credential chain. */
+export const offlineClientConfig = {
+  region: "us-east-1",
+  credentials: { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" },
+  maxAttempts: 1,
+} as const;

@@ -1,0 +1,266 @@
+import { ChangeResourceRecordSetsCommand, PriorRequestNotComplete } from "@aws-sdk/client-route-53";
+import { until } from "@ftpfleet/core/sim/clock";
+import { ROUTE53_RATE } from "@ftpfleet/core/sim/world";
+import { afterEach, describe, expect, it } from "vitest";
+import { createLifecycleHandler } from "../functions/lifecycle";
+import {
+  type Fleet,
+  fixture,
+  lambdaContext,
+  recordInstanceIds,
+  simulatedFleet,
+  sqsEvent,
+  states,
+} from "./support";
+
+let fleet: Fleet | undefined;
+afterEach(async () => {
+  await fleet?.stop();
+  fleet = undefined;
+});
+
+function start(options: Parameters<typeof simulatedFleet>[0] = {}): Fleet {
+  fleet = simulatedFleet(options);
+  return fleet;
+}
+
+const allInService = (f: Fleet, n: number) => () =>
+  Object.values(states(f.aws)).filter((s) => s === "InService").length === n &&
+  f.aws.autoscaling.members.size === n;
+
+const messagesOf = (f: Fleet, msg: string) => f.log.lines.filter((l) => l.msg === msg);
+
+describe("launch", () => {
+  it("registers one weighted record per new instance, then lets it continue into service", async () => {
+    const f = start();
+    f.aws.autoscaling.setDesired(3);
+    await f.run(until(f.aws.clock, allInService(f, 3)));
+    const ids = [...f.aws.autoscaling.members.keys()].sort();
+    expect(recordInstanceIds(f.aws)).toEqual(ids);
+    const records = f.aws.recordsAt();
+    expect(records.map((r) => [r.Type, r.Weight, r.TTL])).toEqual(Array(3).fill(["A", 1, 60]));
+    expect(records.map((r) => r.ResourceRecords?.[0]?.Value).sort()).toEqual(
+      ids.map((id) => f.aws.ec2.instances.get(id)?.publicIp).sort(),
+    );
+    // The record existed before the action was answered.
+    for (const id of ids) {
+      const trail = f.log.lines.filter((l) => l.instanceId === id).map((l) => l.msg);
+      expect(trail.indexOf("dns.joined")).toBeLessThan(trail.indexOf("lifecycle.completed"));
+    }
+  });
+
+  it("handles every event twice (at-least-once delivery) with the same result", async () => {
+    const f = start({ duplicateEvents: true });
+    f.aws.autoscaling.setDesired(3);
+    await f.run(until(f.aws.clock, allInService(f, 3)));
+    await f.advance(60_000);
+    expect(recordInstanceIds(f.aws)).toHaveLength(3);
+    expect(f.aws.lifecycleQueue.deadLetters).toEqual([]);
+    expect(messagesOf(f, "lifecycle.complete-failed")).toEqual([]);
+  });
+
+  it("abandons an instance that has no address to publish, and never lists it", async () => {
+    const f = start({ addresses: (n) => ({ privateIp: `10.0.0.${n}` }) });
+    f.aws.autoscaling.setDesired(1);
+    await f.run(until(f.aws.clock, () => messagesOf(f, "launch.unaddressable").length > 0));
+    await f.advance(5_000);
+    expect(recordInstanceIds(f.aws)).toEqual([]);
+    expect(Object.values(states(f.aws))).not.toContain("InService");
+    expect(messagesOf(f, "lifecycle.completed").find((l) => l.result === "ABANDON")).toBeDefined();
+  });
+
+  it("continues a warm-pool launch without publishing anything", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    const event = fixture("launch-into-warm-pool");
+    await f.run(handler(sqsEvent([{ messageId: "m1", body: JSON.stringify(event) }]), lambdaContext));
+    expect(f.aws.ec2.calls.get("CreateTags")).toBe(0);
+    expect(f.aws.route53.calls.get("ChangeResourceRecordSets")).toBe(0);
+    expect(f.aws.autoscaling.calls.get("CompleteLifecycleAction")).toBe(1);
+  });
+});
+
+describe("terminate", () => {
+  it("leaves DNS first, drains at least the configured time, then lets the instance go", async () => {
+    const f = start();
+    f.aws.autoscaling.setDesired(3);
+    await f.run(until(f.aws.clock, allInService(f, 3)));
+    f.aws.autoscaling.setDesired(2);
+    const leaving = Object.entries(states(f.aws)).find(([, s]) => s === "Terminating:Wait")?.[0] ?? "";
+    const asked = f.aws.clock.now();
+    await f.run(until(f.aws.clock, () => !recordInstanceIds(f.aws).includes(leaving)));
+    const left = f.aws.clock.now();
+    expect(left - asked).toBeLessThan(10_000);
+    await f.advance(60_000);
+    expect(states(f.aws)[leaving]).toBe("Terminating:Wait");
+    await f.run(until(f.aws.clock, () => !f.aws.autoscaling.members.has(leaving)));
+    expect(f.aws.clock.now() - left).toBeGreaterThanOrEqual(90_000);
+    expect(recordInstanceIds(f.aws)).toHaveLength(2);
+  });
+
+  it("keeps a long drain alive with heartbeats across SQS's 15-minute delay limit", async () => {
+    const f = start({
+      env: { FTPFLEET_DRAIN_SECONDS: "1500" },
+      group: {
+        terminateHook: {
+          name: "ftpfleet-terminate",
+          heartbeatTimeoutSeconds: 1000,
+          defaultResult: "CONTINUE",
+        },
+      },
+    });
+    f.aws.autoscaling.setDesired(1);
+    await f.run(until(f.aws.clock, allInService(f, 1)));
+    const [id] = [...f.aws.autoscaling.members.keys()];
+    f.aws.autoscaling.setDesired(0);
+    const asked = f.aws.clock.now();
+    await f.run(until(f.aws.clock, () => f.aws.autoscaling.members.size === 0, 1000));
+    expect(f.aws.clock.now() - asked).toBeGreaterThanOrEqual(1_500_000);
+    expect(f.aws.autoscaling.calls.get("RecordLifecycleActionHeartbeat")).toBeGreaterThan(0);
+    expect(
+      f.log.lines.find((l) => l.instanceId === id && l.msg === "lifecycle.completed" && l.drained),
+    ).toBeDefined();
+  });
+
+  it("ends right when terminate is processed before the launch it overtook", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.setDesired(1);
+    f.aws.autoscaling.setDesired(0);
+    const [launch, terminate] = f.aws.published;
+    expect(launch?.["detail-type"]).toMatch(/launch/);
+    expect(terminate?.["detail-type"]).toMatch(/terminate/);
+    await f.run(handler(sqsEvent([{ messageId: "t", body: JSON.stringify(terminate) }]), lambdaContext));
+    const late = await f.run(
+      handler(sqsEvent([{ messageId: "l", body: JSON.stringify(launch) }]), lambdaContext),
+    );
+    expect(late.batchItemFailures).toEqual([]);
+    expect(recordInstanceIds(f.aws)).toEqual([]);
+    expect(f.aws.ec2.calls.get("CreateTags")).toBe(0);
+    expect(messagesOf(f, "launch.no-longer-entering")).toHaveLength(1);
+    expect(messagesOf(f, "lifecycle.already-closed")).toHaveLength(1);
+  });
+});
+
+describe("lifecycle tokens", () => {
+  it("treats an expired launch action as done and leaves no record behind", async () => {
+    const f = start({
+      consumer: { concurrency: 0 },
+      group: {
+        launchHook: { name: "ftpfleet-launch", heartbeatTimeoutSeconds: 30, defaultResult: "ABANDON" },
+      },
+    });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.setDesired(1);
+    const [launch] = f.aws.published;
+    await f.advance(31_000);
+    const late = await f.run(
+      handler(sqsEvent([{ messageId: "l", body: JSON.stringify(launch) }]), lambdaContext),
+    );
+    expect(late.batchItemFailures).toEqual([]);
+    expect(recordInstanceIds(f.aws)).toEqual([]);
+    expect(messagesOf(f, "launch.no-longer-entering")).toHaveLength(1);
+  });
+});
+
+describe("Route53 throttling", () => {
+  it("gets every record in despite throttling and injected PriorRequestNotComplete", async () => {
+    const f = start({ throttle: ROUTE53_RATE, consumer: { batchSize: 10, batchWindowMs: 0 } });
+    f.aws.route53.faults.inject(
+      "ChangeResourceRecordSets",
+      () => new PriorRequestNotComplete({ $metadata: {}, message: "busy" }),
+      5,
+    );
+    f.aws.autoscaling.setDesired(30);
+    await f.run(until(f.aws.clock, allInService(f, 30)));
+    expect(recordInstanceIds(f.aws)).toHaveLength(30);
+    expect(f.aws.lifecycleQueue.deadLetters).toEqual([]);
+  });
+});
+
+describe("foreign records", () => {
+  it("are never modified, whatever the fleet does", async () => {
+    const f = start();
+    const route53 = f.aws.route53.client();
+    const foreign = [
+      {
+        Name: "ftp.example.com.",
+        Type: "A" as const,
+        SetIdentifier: "manual-blue",
+        Weight: 5,
+        TTL: 300,
+        ResourceRecords: [{ Value: "192.0.2.1" }],
+      },
+      {
+        Name: "ftp.example.com.",
+        Type: "A" as const,
+        SetIdentifier: "ftpfleet:other:i-00000000000000abc",
+        Weight: 1,
+        TTL: 60,
+        ResourceRecords: [{ Value: "192.0.2.2" }],
+      },
+      { Name: "www.example.com.", Type: "A" as const, TTL: 300, ResourceRecords: [{ Value: "192.0.2.3" }] },
+    ];
+    await f.run(
+      route53.send(
+        new ChangeResourceRecordSetsCommand({
+          HostedZoneId: "Z0TESTZONE",
+          ChangeBatch: {
+            Changes: foreign.map((ResourceRecordSet) => ({ Action: "CREATE", ResourceRecordSet })),
+          },
+        }),
+      ),
+    );
+    f.aws.autoscaling.setDesired(3);
+    await f.run(until(f.aws.clock, allInService(f, 3)));
+    f.aws.autoscaling.setDesired(0);
+    await f.run(until(f.aws.clock, () => f.aws.autoscaling.members.size === 0));
+    await f.run(f.cp.dns.sync());
+    expect(f.aws.route53.records("Z0TESTZONE")).toEqual(expect.arrayContaining(foreign));
+    expect(f.aws.route53.records("Z0TESTZONE")).toHaveLength(3);
+  });
+});
+
+describe("malformed input", () => {
+  it("is rejected with a clear log line, not retried, and changes nothing", async () => {
+    const f = start();
+    const badToken = fixture("launch");
+    (badToken.detail as Record<string, unknown>).LifecycleActionToken = "$(curl evil)";
+    for (const body of [
+      "not json",
+      "{}",
+      JSON.stringify(badToken),
+      JSON.stringify({ kind: "ftpfleet.complete-after-drain" }),
+    ]) {
+      f.aws.lifecycleQueue.send(body);
+    }
+    await f.advance(30_000);
+    const rejected = messagesOf(f, "event.rejected");
+    expect(rejected).toHaveLength(4);
+    expect(rejected.map((l) => l.error)).toEqual([
+      expect.stringMatching(/not JSON/),
+      expect.stringMatching(/malformed Auto Scaling lifecycle event/),
+      expect.stringMatching(/LifecycleActionToken/),
+      expect.stringMatching(/malformed deferred completion/),
+    ]);
+    expect(f.aws.route53.calls.total()).toBe(0);
+    expect(f.aws.ec2.calls.total()).toBe(0);
+    expect(f.aws.autoscaling.calls.total()).toBe(0);
+    expect(f.aws.lifecycleQueue.depth).toBe(0);
+  });
+});
+
+describe("crash", () => {
+  it("removes the crashed instance's record and publishes its replacement", async () => {
+    const f = start();
+    f.aws.autoscaling.setDesired(2);
+    await f.run(until(f.aws.clock, allInService(f, 2)));
+    const [victim] = [...f.aws.autoscaling.members.keys()];
+    f.aws.autoscaling.crash(victim ?? "");
+    await f.run(
+      until(f.aws.clock, () => !f.aws.autoscaling.members.has(victim ?? "") && allInService(f, 2)()),
+    );
+    expect(recordInstanceIds(f.aws)).toEqual([...f.aws.autoscaling.members.keys()].sort());
+    expect(recordInstanceIds(f.aws)).not.toContain(victim);
+  });
+});

@@ -1,0 +1,236 @@
+import {
+  type Change,
+  ChangeResourceRecordSetsCommand,
+  PriorRequestNotComplete,
+} from "@aws-sdk/client-route-53";
+import { route53RecordStore } from "@ftpfleet/core/adapters/route53";
+import { desiredRecords } from "@ftpfleet/core/dns/records";
+import { memoryLogger } from "@ftpfleet/core/log";
+import { SimulatedClock } from "@ftpfleet/core/sim/clock";
+import { SimulatedRoute53 } from "@ftpfleet/core/sim/route53";
+import { ROUTE53_RATE } from "@ftpfleet/core/sim/world";
+import { describe, expect, it } from "vitest";
+
+const zone = "Z0TESTZONE";
+const owner = { ownerId: "test", recordName: "ftp.example.com." };
+const settings = { ...owner, recordTtl: 60, recordWeight: 1 };
+const serving = (n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => ({
+    instanceId: `i-${String(from + i).padStart(17, "0")}`,
+    address: `198.18.${(from + i) >> 8}.${(from + i) & 255}`,
+  }));
+const weighted = (id: string, value: string, ttl = 60): Change => ({
+  Action: "CREATE",
+  ResourceRecordSet: {
+    Name: "ftp.example.com.",
+    Type: "A",
+    SetIdentifier: id,
+    Weight: 1,
+    TTL: ttl,
+    ResourceRecords: [{ Value: value }],
+  },
+});
+
+function setup(throttle = ROUTE53_RATE) {
+  const clock = new SimulatedClock();
+  const route53 = new SimulatedRoute53(clock, throttle);
+  route53.createZone(zone, "example.com");
+  const client = route53.client();
+  const send = (...changes: Change[]) =>
+    client.send(
+      new ChangeResourceRecordSetsCommand({ HostedZoneId: zone, ChangeBatch: { Changes: changes } }),
+    );
+  const store = route53RecordStore(client, { hostedZoneId: zone, clock, log: memoryLogger() });
+  return { clock, route53, send, store };
+}
+
+describe("SimulatedRoute53 enforces Route53's rules", () => {
+  it("refuses to create a record that exists", async () => {
+    const { send } = setup(undefined);
+    await send(weighted("a", "192.0.2.1"));
+    await expect(send(weighted("a", "192.0.2.1"))).rejects.toMatchObject({
+      name: "InvalidChangeBatch",
+      message: /already exists/,
+    });
+  });
+
+  it("refuses a DELETE whose values do not match, and one of a missing record", async () => {
+    const { send } = setup(undefined);
+    await send(weighted("a", "192.0.2.1"));
+    const wrong = { ...weighted("a", "192.0.2.99"), Action: "DELETE" as const };
+    await expect(send(wrong)).rejects.toMatchObject({ message: /do not match/ });
+    const missing = { ...weighted("b", "192.0.2.1"), Action: "DELETE" as const };
+    await expect(send(missing)).rejects.toMatchObject({ message: /was not found/ });
+  });
+
+  it("applies a batch all or nothing", async () => {
+    const { send, route53 } = setup(undefined);
+    await send(weighted("a", "192.0.2.1"));
+    await expect(send(weighted("b", "192.0.2.2"), weighted("a", "192.0.2.1"))).rejects.toMatchObject({
+      name: "InvalidChangeBatch",
+    });
+    expect(route53.records(zone).map((r) => r.SetIdentifier)).toEqual(["a"]);
+  });
+
+  it("allows at most 100 weighted records per name and type", async () => {
+    const { send } = setup(undefined);
+    await send(...Array.from({ length: 100 }, (_, i) => weighted(`w${i}`, "192.0.2.1")));
+    await expect(send(weighted("w100", "192.0.2.1"))).rejects.toMatchObject({ message: /limit of 100/ });
+  });
+
+  it("refuses a weighted record beside a non-weighted one", async () => {
+    const { send } = setup(undefined);
+    await send({
+      Action: "CREATE",
+      ResourceRecordSet: {
+        Name: "ftp.example.com.",
+        Type: "A",
+        TTL: 60,
+        ResourceRecords: [{ Value: "192.0.2.1" }],
+      },
+    });
+    await expect(send(weighted("a", "192.0.2.2"))).rejects.toMatchObject({ message: /conflicting RRSet/ });
+  });
+
+  it("refuses batches over 1,000 changes and records outside the zone", async () => {
+    const { send } = setup(undefined);
+    await expect(
+      send(...Array.from({ length: 1001 }, (_, i) => weighted(`w${i}`, "192.0.2.1"))),
+    ).rejects.toMatchObject({ name: "InvalidInput" });
+    const outside = weighted("a", "192.0.2.1");
+    if (outside.ResourceRecordSet) outside.ResourceRecordSet.Name = "ftp.example.org.";
+    await expect(send(outside)).rejects.toMatchObject({ message: /not in zone/ });
+  });
+
+  it("throttles beyond the account's request rate", async () => {
+    const { send, route53 } = setup();
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => send(weighted(`t${i}`, "192.0.2.1"))),
+    );
+    expect(results.filter((r) => r.status === "rejected")).toHaveLength(3);
+    expect(route53.throttled).toBe(3);
+  });
+});
+
+describe("route53RecordStore", () => {
+  it("lists every record set at the fleet's name and nothing else", async () => {
+    const { send, store, clock } = setup(undefined);
+    await send(...serving(100).map((s) => weighted(s.instanceId, s.address)));
+    await send({
+      Action: "CREATE",
+      ResourceRecordSet: {
+        Name: "a.example.com.",
+        Type: "A",
+        TTL: 60,
+        ResourceRecords: [{ Value: "192.0.2.1" }],
+      },
+    });
+    await send({
+      Action: "CREATE",
+      ResourceRecordSet: {
+        Name: "zz.example.com.",
+        Type: "A",
+        TTL: 60,
+        ResourceRecords: [{ Value: "192.0.2.1" }],
+      },
+    });
+    await send({
+      Action: "CREATE",
+      ResourceRecordSet: {
+        Name: "ftp.example.com.",
+        Type: "TXT",
+        TTL: 60,
+        ResourceRecords: [{ Value: '"x"' }],
+      },
+    });
+    const found = await clock.run(store.listAt("ftp.example.com."));
+    expect(found).toHaveLength(101);
+    expect(found.every((r) => r.name === "ftp.example.com.")).toBe(true);
+  });
+
+  it("pages through more than 300 record sets at one name", async () => {
+    const { send, store, clock } = setup(undefined);
+    for (let i = 0; i < 4; i++) {
+      const batch = Array.from({ length: 100 }, (_, j) => ({
+        Action: "CREATE" as const,
+        ResourceRecordSet: {
+          Name: `h${i}-${j}.ftp.example.com.`,
+          Type: "A" as const,
+          TTL: 60,
+          ResourceRecords: [{ Value: "192.0.2.1" }],
+        },
+      }));
+      await send(...batch);
+    }
+    await send(...Array.from({ length: 50 }, (_, i) => weighted(`w${i}`, "192.0.2.1")));
+    const found = await clock.run(store.listAt("ftp.example.com."));
+    expect(found).toHaveLength(50);
+  });
+
+  it("splits changes into batches of at most maxChangesPerBatch, keeping updates atomic", async () => {
+    const { store, route53, clock } = setup(undefined);
+    const small = route53RecordStore(route53.client(), {
+      hostedZoneId: zone,
+      clock,
+      log: memoryLogger(),
+      maxChangesPerBatch: 3,
+    });
+    const records = desiredRecords(serving(7), settings);
+    const report = await clock.run(small.apply({ create: records, update: [], delete: [], notPlaced: [] }));
+    expect(report).toEqual({ applied: 7, alreadyGone: 0, failed: [] });
+    expect(route53.calls.get("ChangeResourceRecordSets")).toBe(3);
+    const live = await clock.run(store.listAt("ftp.example.com."));
+    expect(live).toHaveLength(7);
+  });
+
+  it("treats a DELETE of a record that is already gone as done, and still applies the rest", async () => {
+    const { store, clock, route53 } = setup(undefined);
+    const [a, b, c] = desiredRecords(serving(3), settings);
+    if (!a || !b || !c) throw new Error("three records");
+    await clock.run(store.apply({ create: [a], update: [], delete: [], notPlaced: [] }));
+    const report = await clock.run(store.apply({ create: [c], update: [], delete: [a, b], notPlaced: [] }));
+    expect(report.applied).toBe(2);
+    expect(report.alreadyGone).toBe(1);
+    expect(report.failed).toEqual([]);
+    expect(route53.records(zone).map((r) => r.SetIdentifier)).toEqual([c.setIdentifier]);
+  });
+
+  it("reports a change Route53 refuses without dropping the others", async () => {
+    const { store, clock, send } = setup(undefined);
+    const [a, b] = desiredRecords(serving(2), settings);
+    if (!a || !b) throw new Error("two records");
+    await send(weighted(a.setIdentifier, "192.0.2.77"));
+    const report = await clock.run(store.apply({ create: [a, b], update: [], delete: [], notPlaced: [] }));
+    expect(report.applied).toBe(1);
+    expect(report.failed).toEqual([
+      { change: `CREATE ${a.setIdentifier}`, reason: expect.stringMatching(/already exists/) },
+    ]);
+  });
+
+  it("retries Throttling and PriorRequestNotComplete with backoff until the change lands", async () => {
+    const { store, clock, route53 } = setup();
+    route53.faults.inject(
+      "ChangeResourceRecordSets",
+      () => new PriorRequestNotComplete({ $metadata: {}, message: "busy" }),
+      3,
+    );
+    const records = desiredRecords(serving(1), settings);
+    const started = clock.now();
+    // Use up the rate first so that throttling happens too.
+    const results = await clock.run(
+      Promise.all([
+        store.listAt("ftp.example.com."),
+        store.listAt("ftp.example.com."),
+        store.listAt("ftp.example.com."),
+        store.listAt("ftp.example.com."),
+        store.listAt("ftp.example.com."),
+        store.listAt("ftp.example.com."),
+        store.apply({ create: records, update: [], delete: [], notPlaced: [] }),
+      ]),
+    );
+    expect(results.at(-1)).toEqual({ applied: 1, alreadyGone: 0, failed: [] });
+    expect(route53.throttled).toBeGreaterThan(0);
+    expect(route53.records(zone)).toHaveLength(1);
+    expect(clock.now()).toBeGreaterThan(started);
+  });
+});

@@ -1,0 +1,99 @@
+import { readFileSync } from "node:fs";
+import { type FleetConfig, loadFleetConfig } from "@ftpfleet/core/config";
+import { memoryLogger } from "@ftpfleet/core/log";
+import type { ConsumerSettings } from "@ftpfleet/core/sim/queue";
+import { SimulatedAws, type SimulationOptions } from "@ftpfleet/core/sim/world";
+import { type ControlPlane, controlPlane } from "@ftpfleet/core/workflows/control-plane";
+import type { QueueMessage } from "@ftpfleet/core/workflows/lifecycle";
+import type { Context, SQSEvent } from "aws-lambda";
+import { createLifecycleHandler } from "../functions/lifecycle";
+
+export const testEnv = {
+  FTPFLEET_OWNER_ID: "test",
+  FTPFLEET_ASG_NAME: "ftpfleet-test",
+  FTPFLEET_HOSTED_ZONE_ID: "Z0TESTZONE",
+  FTPFLEET_RECORD_NAME: "ftp.example.com",
+  FTPFLEET_DRAIN_SECONDS: "90",
+};
+
+export function testConfig(overrides: Record<string, string> = {}): FleetConfig {
+  return loadFleetConfig({ ...testEnv, ...overrides });
+}
+
+export function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`./fixtures/events/${name}.json`, import.meta.url), "utf8"));
+}
+
+export const lambdaContext = { awsRequestId: "test-request", functionName: "lifecycle" } as Context;
+
+export function sqsEvent(messages: readonly QueueMessage[]): SQSEvent {
+  return {
+    Records: messages.map(({ messageId, body }) => ({
+      messageId,
+      body,
+      receiptHandle: messageId,
+      attributes: {} as SQSEvent["Records"][number]["attributes"],
+      messageAttributes: {},
+      md5OfBody: "",
+      eventSource: "aws:sqs",
+      eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:lifecycle",
+      awsRegion: "us-east-1",
+    })),
+  };
+}
+
+export interface Fleet {
+  aws: SimulatedAws;
+  cp: ControlPlane;
+  log: ReturnType<typeof memoryLogger>;
+  /** Runs simulated time until `work` settles. */
+  run<T>(work: Promise<T>): Promise<T>;
+  /** Lets simulated time pass. */
+  advance(ms: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A simulated account with the real lifecycle handler consuming the lifecycle queue, wired like the
+ * stack wires it (batch size, batching window, concurrency). */
+export function simulatedFleet(
+  options: Partial<SimulationOptions> & {
+    consumer?: Partial<ConsumerSettings>;
+    env?: Record<string, string>;
+  } = {},
+): Fleet {
+  const aws = new SimulatedAws({ config: testConfig(options.env), ...options });
+  const log = memoryLogger();
+  const cp = controlPlane(aws.ports(log));
+  const handler = createLifecycleHandler(() => cp);
+  aws.lifecycleQueue.consume(
+    async (messages) => {
+      const response = await handler(sqsEvent(messages), lambdaContext);
+      return { failedMessageIds: response.batchItemFailures.map((f) => f.itemIdentifier) };
+    },
+    { batchSize: 100, batchWindowMs: 2000, concurrency: 2, ...options.consumer },
+  );
+  return {
+    aws,
+    cp,
+    log,
+    run: (work) => aws.clock.run(work),
+    advance: (ms) => aws.clock.advance(ms),
+    stop: () => aws.clock.run(aws.lifecycleQueue.stop()),
+  };
+}
+
+/** The instance ids behind the fleet's records, sorted. */
+export function recordInstanceIds(aws: SimulatedAws): string[] {
+  return aws
+    .recordsAt()
+    .map((r) => r.SetIdentifier ?? "")
+    .filter((id) => id.startsWith("ftpfleet:test:"))
+    .map((id) => id.slice("ftpfleet:test:".length))
+    .sort();
+}
+
+export function states(aws: SimulatedAws): Record<string, string> {
+  return Object.fromEntries(
+    [...aws.autoscaling.members.values()].map((m) => [m.instanceId, m.lifecycleState]),
+  );
+}
