@@ -1,7 +1,16 @@
 /// <reference path="./.sst/platform/config.d.ts" />
+
 export default $config({
   app(input) {
-    return { name: "ftpfleet", home: "aws", removal: input?.stage === "production" ? "retain" : "remove" };
+    return {
+      name: "ftpfleet",
+      home: "aws",
+      removal: input?.stage === "production" ? "retain" : "remove",
+      protect: input?.stage === "production",
+    };
   },
-  async run() {},
+  async run() {
+    const { controlPlaneStack } = await import("./stacks/control-plane");
+    return controlPlaneStack();
+  },
 });

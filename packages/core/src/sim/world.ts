@@ -4,6 +4,7 @@ import { ec2Instances } from "../adapters/ec2";
 import { route53RecordStore } from "../adapters/route53";
 import type { FleetConfig } from "../config";
 import { lifecycleEventPattern, matchesPattern } from "../events/patterns";
+import { lifecycleHooks } from "../hooks";
 import type { Logger } from "../log";
 import type { Ports } from "../workflows/control-plane";
 import { type EventBridgeEvent, type GroupSettings, SimulatedAutoScaling } from "./autoscaling";
@@ -48,6 +49,7 @@ export class SimulatedAws {
     );
     this.lifecycleQueue = new SimulatedQueue(this.clock);
     const rule = lifecycleEventPattern(config.asgName);
+    const hooks = lifecycleHooks(config);
     this.autoscaling = new SimulatedAutoScaling(
       this.clock,
       this.ec2,

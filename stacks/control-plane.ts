@@ -1,0 +1,109 @@
+import { fleetEnvironment, loadFleetConfig } from "@ftpfleet/core/config";
+import { lifecycleHooks } from "@ftpfleet/core/hooks";
+import {
+  controlPlanePermissions,
+  LAMBDA_RUNTIME,
+  LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
+  lifecycleQueueSettings,
+  lifecycleSubscriptionPattern,
+  RECONCILE_SCHEDULE,
+  reconcilePermissions,
+} from "./definitions";
+
+/** The DNS half of the control plane: lifecycle events → queue → lifecycle function → Route53,
+ * plus a scheduled reconcile. The fleet's group, zone and name come from FTPFLEET_* variables at
+ * deploy time and are validated exactly as the functions validate them. */
+export function controlPlaneStack() {
+  const config = loadFleetConfig({
+    FTPFLEET_OWNER_ID: `${$app.name}-${$app.stage}`
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, "-")
+      .slice(0, 48),
+    ...process.env,
+  });
+  const partition = aws.getPartitionOutput().partition;
+  const region = aws.getRegionOutput().region;
+  const account = aws.getCallerIdentityOutput().accountId;
+
+  const deadLetters = new sst.aws.Queue("LifecycleDeadLetters", {
+    transform: { queue: { messageRetentionSeconds: 14 * 24 * 3600, sqsManagedSseEnabled: true } },
+  });
+  const queue = new sst.aws.Queue("LifecycleQueue", {
+    visibilityTimeout: `${lifecycleQueueSettings.visibilityTimeoutSeconds} seconds`,
+    dlq: { queue: deadLetters.arn, retry: lifecycleQueueSettings.maxReceiveCount },
+    transform: { queue: { sqsManagedSseEnabled: true } },
+  });
+  sst.aws.Bus.subscribeQueue(
+    "LifecycleEvents",
+    $interpolate`arn:${partition}:events:${region}:${account}:event-bus/default`,
+    queue,
+    { pattern: lifecycleSubscriptionPattern(config.asgName) },
+  );
+
+  const environment = {
+    ...fleetEnvironment(config),
+    FTPFLEET_LIFECYCLE_QUEUE_URL: queue.url,
+    LOG_LEVEL: "info",
+  };
+  const scope = $resolve([partition, region, account, queue.arn]).apply(
+    ([partition, region, account, queueArn]) => ({
+      partition,
+      region,
+      account,
+      queueArn,
+    }),
+  );
+
+  queue.subscribe(
+    {
+      handler: "functions/lifecycle.handler",
+      runtime: LAMBDA_RUNTIME,
+      architecture: "arm64",
+      timeout: `${LIFECYCLE_FUNCTION_TIMEOUT_SECONDS} seconds`,
+      memory: "256 MB",
+      environment,
+      permissions: scope.apply((s) => controlPlanePermissions(config, s)),
+    },
+    {
+      batch: {
+        size: lifecycleQueueSettings.batchSize,
+        window: `${lifecycleQueueSettings.batchWindowSeconds} seconds`,
+        partialResponses: true,
+      },
+      transform: {
+        eventSourceMapping: {
+          scalingConfig: { maximumConcurrency: lifecycleQueueSettings.maximumConcurrency },
+        },
+      },
+    },
+  );
+
+  new sst.aws.CronV2("Reconcile", {
+    schedule: RECONCILE_SCHEDULE,
+    function: {
+      handler: "functions/reconcile.handler",
+      runtime: LAMBDA_RUNTIME,
+      architecture: "arm64",
+      timeout: "120 seconds",
+      memory: "256 MB",
+      environment,
+      permissions: scope.apply((s) => reconcilePermissions(config, s)),
+    },
+  });
+
+  const hooks = lifecycleHooks(config);
+  for (const [id, hook] of [
+    ["LaunchHook", hooks.launch],
+    ["TerminateHook", hooks.terminate],
+  ] as const) {
+    new aws.autoscaling.LifecycleHook(id, {
+      name: hook.name,
+      autoscalingGroupName: config.asgName,
+      lifecycleTransition: hook.transition,
+      heartbeatTimeout: hook.heartbeatTimeoutSeconds,
+      defaultResult: hook.defaultResult,
+    });
+  }
+
+  return { lifecycleQueue: queue.url, deadLetters: deadLetters.url, recordName: config.recordName };
+}

@@ -1,0 +1,102 @@
+import type { FleetConfig } from "@ftpfleet/core/config";
+import { lifecycleEventPattern } from "@ftpfleet/core/events/patterns";
+
+/** The control plane's infrastructure as plain data: what the stack deploys, and what tests check
+ * (SST components themselves cannot be instantiated offline). */
+
+export const LAMBDA_RUNTIME = "nodejs22.x";
+export const LIFECYCLE_FUNCTION_TIMEOUT_SECONDS = 120;
+export const RECONCILE_SCHEDULE = "rate(5 minutes)";
+
+/** One batch costs one DNS sync: big batches, a short window to let a burst gather, and at most
+ * two pollers (the SQS minimum) so that a scale-out of hundreds stays within Route53's rate. */
+export const lifecycleQueueSettings = {
+  // AWS advises a visibility timeout of six times the function timeout for SQS event sources.
+  visibilityTimeoutSeconds: 6 * LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
+  maxReceiveCount: 5,
+  batchSize: 100,
+  batchWindowSeconds: 5,
+  maximumConcurrency: 2,
+} as const;
+
+export function lifecycleSubscriptionPattern(asgName: string) {
+  const pattern = lifecycleEventPattern(asgName);
+  return {
+    source: pattern.source as string[],
+    detailType: pattern["detail-type"] as string[],
+    detail: pattern.detail as Record<string, unknown>,
+  };
+}
+
+export interface Permission {
+  actions: string[];
+  resources: string[];
+  conditions?: { test: string; variable: string; values: string[] }[];
+}
+
+export interface PermissionScope {
+  partition: string;
+  region: string;
+  account: string;
+  queueArn: string;
+}
+
+/** Least privilege: the fleet's own records in one zone (A records, CREATE/DELETE only), its own
+ * group's lifecycle actions, the ready tag on its own instances, and its own queue. The Describe*
+ * calls support no resource-level permissions. */
+export function controlPlanePermissions(config: FleetConfig, scope: PermissionScope): Permission[] {
+  const { partition, region, account } = scope;
+  const zone = `arn:${partition}:route53:::hostedzone/${config.hostedZoneId}`;
+  const group = `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${config.asgName}`;
+  return [
+    { actions: ["route53:ListResourceRecordSets"], resources: [zone] },
+    {
+      actions: ["route53:ChangeResourceRecordSets"],
+      resources: [zone],
+      conditions: [
+        {
+          test: "ForAllValues:StringEquals",
+          variable: "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+          values: [config.recordName.replace(/\.$/, "")],
+        },
+        {
+          test: "ForAllValues:StringEquals",
+          variable: "route53:ChangeResourceRecordSetsRecordTypes",
+          values: ["A"],
+        },
+        {
+          test: "ForAllValues:StringEquals",
+          variable: "route53:ChangeResourceRecordSetsActions",
+          values: ["CREATE", "DELETE"],
+        },
+      ],
+    },
+    { actions: ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"], resources: ["*"] },
+    {
+      actions: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+      resources: [group],
+    },
+    {
+      actions: ["ec2:CreateTags"],
+      resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
+      conditions: [
+        {
+          test: "StringEquals",
+          variable: "aws:ResourceTag/aws:autoscaling:groupName",
+          values: [config.asgName],
+        },
+        { test: "ForAllValues:StringEquals", variable: "aws:TagKeys", values: ["ftpfleet:ready"] },
+      ],
+    },
+    { actions: ["sqs:SendMessage"], resources: [scope.queueArn] },
+  ];
+}
+
+/** The reconcile needs the same reads and record changes, and nothing of the lifecycle. */
+export function reconcilePermissions(config: FleetConfig, scope: PermissionScope): Permission[] {
+  return controlPlanePermissions(config, scope).filter((p) =>
+    p.actions.every(
+      (a) => a.startsWith("route53:") || a.startsWith("autoscaling:Describe") || a.startsWith("ec2:Describe"),
+    ),
+  );
+}

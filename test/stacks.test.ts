@@ -1,0 +1,108 @@
+import { MAX_DELAY_SECONDS } from "@ftpfleet/core/adapters/completion-queue";
+import { lifecycleHooks } from "@ftpfleet/core/hooks";
+import { describe, expect, it } from "vitest";
+import {
+  controlPlanePermissions,
+  LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
+  lifecycleQueueSettings,
+  lifecycleSubscriptionPattern,
+  reconcilePermissions,
+} from "../stacks/definitions";
+import { testConfig } from "./support";
+
+const scope = {
+  partition: "aws",
+  region: "eu-west-1",
+  account: "123456789012",
+  queueArn: "arn:aws:sqs:eu-west-1:123456789012:q",
+};
+
+describe("control plane permissions", () => {
+  const config = testConfig();
+  const statements = controlPlanePermissions(config, scope);
+
+  it("grant no wildcard actions, and resource '*' only to Describe calls", () => {
+    for (const s of statements) {
+      expect(s.actions.every((a) => !a.includes("*"))).toBe(true);
+      if (s.resources.includes("*")) expect(s.actions.every((a) => a.includes(":Describe"))).toBe(true);
+    }
+  });
+
+  it("limit record changes to the fleet's A records in its zone, created or deleted", () => {
+    const change = statements.find((s) => s.actions.includes("route53:ChangeResourceRecordSets"));
+    expect(change?.resources).toEqual(["arn:aws:route53:::hostedzone/Z0TESTZONE"]);
+    expect(change?.conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          variable: "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+          values: ["ftp.example.com"],
+        }),
+        expect.objectContaining({ variable: "route53:ChangeResourceRecordSetsRecordTypes", values: ["A"] }),
+        expect.objectContaining({
+          variable: "route53:ChangeResourceRecordSetsActions",
+          values: ["CREATE", "DELETE"],
+        }),
+      ]),
+    );
+  });
+
+  it("answer lifecycle actions of the fleet's group only, and tag only its instances with the ready tag", () => {
+    const lifecycle = statements.find((s) => s.actions.includes("autoscaling:CompleteLifecycleAction"));
+    expect(lifecycle?.resources).toEqual([
+      "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/ftpfleet-test",
+    ]);
+    const tags = statements.find((s) => s.actions.includes("ec2:CreateTags"));
+    expect(tags?.conditions).toEqual([
+      {
+        test: "StringEquals",
+        variable: "aws:ResourceTag/aws:autoscaling:groupName",
+        values: ["ftpfleet-test"],
+      },
+      { test: "ForAllValues:StringEquals", variable: "aws:TagKeys", values: ["ftpfleet:ready"] },
+    ]);
+  });
+
+  it("give the reconcile no lifecycle, tagging or queue rights", () => {
+    const actions = reconcilePermissions(config, scope).flatMap((s) => s.actions);
+    expect(actions.sort()).toEqual([
+      "autoscaling:DescribeAutoScalingGroups",
+      "ec2:DescribeInstances",
+      "route53:ChangeResourceRecordSets",
+      "route53:ListResourceRecordSets",
+    ]);
+  });
+});
+
+describe("lifecycle hooks", () => {
+  it.each([0, 60, 90, 900, 3600, 7200])("keep a %i s drain alive between deferred wake-ups", (drain) => {
+    const { launch, terminate } = lifecycleHooks({ drainSeconds: drain });
+    for (const hook of [launch, terminate]) {
+      expect(hook.heartbeatTimeoutSeconds).toBeGreaterThanOrEqual(30);
+      expect(hook.heartbeatTimeoutSeconds).toBeLessThanOrEqual(7200);
+    }
+    expect(terminate.heartbeatTimeoutSeconds).toBeGreaterThan(Math.min(drain, MAX_DELAY_SECONDS));
+    expect(Math.min(48 * 3600, 100 * terminate.heartbeatTimeoutSeconds)).toBeGreaterThan(drain);
+    expect(launch.defaultResult).toBe("ABANDON");
+    expect(terminate.defaultResult).toBe("CONTINUE");
+  });
+});
+
+describe("lifecycle queue", () => {
+  it("gives the function time to finish before a message reappears, and batches as SQS allows", () => {
+    expect(lifecycleQueueSettings.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(
+      6 * LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
+    );
+    expect(lifecycleQueueSettings.batchSize).toBeLessThanOrEqual(10_000);
+    // Batches over 10 need a batching window of at least one second.
+    expect(lifecycleQueueSettings.batchWindowSeconds).toBeGreaterThanOrEqual(1);
+    expect(lifecycleQueueSettings.maximumConcurrency).toBeGreaterThanOrEqual(2);
+  });
+
+  it("subscribes to this group's lifecycle events only", () => {
+    expect(lifecycleSubscriptionPattern("ftpfleet-test")).toEqual({
+      source: ["aws.autoscaling"],
+      detailType: ["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"],
+      detail: { AutoScalingGroupName: ["ftpfleet-test"] },
+    });
+  });
+});
