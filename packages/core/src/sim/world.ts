@@ -55,12 +55,8 @@ export class SimulatedAws {
       this.ec2,
       {
         name: config.asgName,
-        launchHook: { name: "ftpfleet-launch", heartbeatTimeoutSeconds: 900, defaultResult: "ABANDON" },
-        terminateHook: {
-          name: "ftpfleet-terminate",
-          heartbeatTimeoutSeconds: 900,
-          defaultResult: "CONTINUE",
-        },
+        launchHook: hooks.launch,
+        terminateHook: hooks.terminate,
         ...options.group,
       },
       (event) => {
