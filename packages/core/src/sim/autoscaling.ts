@@ -54,6 +54,8 @@ const LEAVING = /^(Terminating|Terminated)/;
  * in time (applying the hook's default result), and refuses answers to actions that are not active. */
 export class SimulatedAutoScaling {
   readonly calls = new CallLog();
+  /** Simulated time each API call takes. */
+  latencyMs = 0;
   readonly faults = new Faults();
   readonly members = new Map<string, GroupMember>();
   desired = 0;
@@ -66,14 +68,19 @@ export class SimulatedAutoScaling {
   ) {}
 
   client(): AutoScalingClient {
-    return answerFrom(new AutoScalingClient(offlineClientConfig), "AutoScaling", {
-      DescribeAutoScalingGroups: (input: DescribeAutoScalingGroupsCommandInput) =>
-        this.#call("DescribeAutoScalingGroups", () => this.#describe(input)),
-      CompleteLifecycleAction: (input: CompleteLifecycleActionCommandInput) =>
-        this.#call("CompleteLifecycleAction", () => this.#complete(input)),
-      RecordLifecycleActionHeartbeat: (input: RecordLifecycleActionHeartbeatCommandInput) =>
-        this.#call("RecordLifecycleActionHeartbeat", () => this.#heartbeat(input)),
-    });
+    return answerFrom(
+      new AutoScalingClient(offlineClientConfig),
+      "AutoScaling",
+      {
+        DescribeAutoScalingGroups: (input: DescribeAutoScalingGroupsCommandInput) =>
+          this.#call("DescribeAutoScalingGroups", () => this.#describe(input)),
+        CompleteLifecycleAction: (input: CompleteLifecycleActionCommandInput) =>
+          this.#call("CompleteLifecycleAction", () => this.#complete(input)),
+        RecordLifecycleActionHeartbeat: (input: RecordLifecycleActionHeartbeatCommandInput) =>
+          this.#call("RecordLifecycleActionHeartbeat", () => this.#heartbeat(input)),
+      },
+      () => (this.latencyMs > 0 ? this.clock.sleep(this.latencyMs) : Promise.resolve()),
+    );
   }
 
   /** Changes the desired capacity; the group launches or terminates (newest first) to match. */

@@ -28,6 +28,8 @@ export const documentationAddresses: AddressPlan = (n) => ({
 
 export class SimulatedEc2 {
   readonly calls = new CallLog();
+  /** Simulated time each API call takes. */
+  latencyMs = 0;
   readonly faults = new Faults();
   readonly instances = new Map<string, SimulatedInstance>();
   #launched = 0;
@@ -51,11 +53,16 @@ export class SimulatedEc2 {
   }
 
   client(): EC2Client {
-    return answerFrom(new EC2Client(offlineClientConfig), "EC2", {
-      DescribeInstances: (input: DescribeInstancesCommandInput) =>
-        this.#call("DescribeInstances", () => this.#describe(input)),
-      CreateTags: (input: CreateTagsCommandInput) => this.#call("CreateTags", () => this.#tag(input)),
-    });
+    return answerFrom(
+      new EC2Client(offlineClientConfig),
+      "EC2",
+      {
+        DescribeInstances: (input: DescribeInstancesCommandInput) =>
+          this.#call("DescribeInstances", () => this.#describe(input)),
+        CreateTags: (input: CreateTagsCommandInput) => this.#call("CreateTags", () => this.#tag(input)),
+      },
+      () => (this.latencyMs > 0 ? this.clock.sleep(this.latencyMs) : Promise.resolve()),
+    );
   }
 
   #call<T>(command: string, run: () => T): T {

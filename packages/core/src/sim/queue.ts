@@ -25,6 +25,8 @@ export interface ConsumerSettings {
  * list, consumed the way a Lambda event source mapping consumes it. */
 export class SimulatedQueue {
   readonly calls = new CallLog();
+  /** Simulated time each API call takes. */
+  latencyMs = 0;
   readonly deadLetters: Stored[] = [];
   /** Batches handed to the consumer, for benchmarks. */
   batches = 0;
@@ -75,12 +77,17 @@ export class SimulatedQueue {
   }
 
   client(): SQSClient {
-    return answerFrom(new SQSClient(offlineClientConfig), "SQS", {
-      SendMessage: (input: SendMessageCommandInput) => {
-        this.calls.count("SendMessage");
-        return { MessageId: this.send(input.MessageBody ?? "", input.DelaySeconds ?? 0) };
+    return answerFrom(
+      new SQSClient(offlineClientConfig),
+      "SQS",
+      {
+        SendMessage: (input: SendMessageCommandInput) => {
+          this.calls.count("SendMessage");
+          return { MessageId: this.send(input.MessageBody ?? "", input.DelaySeconds ?? 0) };
+        },
       },
-    });
+      () => (this.latencyMs > 0 ? this.clock.sleep(this.latencyMs) : Promise.resolve()),
+    );
   }
 
   consume(handler: (messages: QueueMessage[]) => Promise<BatchResult>, settings: ConsumerSettings): void {

@@ -26,6 +26,8 @@ const meta = { httpStatusCode: 400 };
  * type, no weighted beside non-weighted, and an account-wide request rate. */
 export class SimulatedRoute53 {
   readonly calls = new CallLog();
+  /** Simulated time each API call takes. */
+  latencyMs = 0;
   readonly faults = new Faults();
   /** Throttling errors returned, whether or not the caller retried them away. */
   throttled = 0;
@@ -46,18 +48,27 @@ export class SimulatedRoute53 {
     this.#zones.set(id, { name: canonical(name), records: [] });
   }
 
+  hasZone(id: string): boolean {
+    return this.#zones.has(id);
+  }
+
   /** The zone's record sets, as Route53 would list them. */
   records(zoneId: string): ResourceRecordSet[] {
     return structuredClone(this.#zone(zoneId).records);
   }
 
   client(): Route53Client {
-    return answerFrom(new Route53Client(offlineClientConfig), "Route53", {
-      ListResourceRecordSets: (input: ListResourceRecordSetsCommandInput) =>
-        this.#call("ListResourceRecordSets", () => this.#list(input)),
-      ChangeResourceRecordSets: (input: ChangeResourceRecordSetsCommandInput) =>
-        this.#call("ChangeResourceRecordSets", () => this.#change(input)),
-    });
+    return answerFrom(
+      new Route53Client(offlineClientConfig),
+      "Route53",
+      {
+        ListResourceRecordSets: (input: ListResourceRecordSetsCommandInput) =>
+          this.#call("ListResourceRecordSets", () => this.#list(input)),
+        ChangeResourceRecordSets: (input: ChangeResourceRecordSetsCommandInput) =>
+          this.#call("ChangeResourceRecordSets", () => this.#change(input)),
+      },
+      () => (this.latencyMs > 0 ? this.clock.sleep(this.latencyMs) : Promise.resolve()),
+    );
   }
 
   #call<T>(command: string, run: () => T): T {

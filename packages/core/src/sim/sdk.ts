@@ -9,11 +9,14 @@ export function answerFrom<C extends { middlewareStack: MiddlewareStack<any, any
   client: C,
   service: string,
   handlers: Record<string, Handler>,
+  /** Time a request spends on the wire and in the service (simulated latency). */
+  inFlight: () => Promise<void> = async () => {},
 ): C {
   const answer: InitializeMiddleware<object, object> = (_next, context) => async (args) => {
     const name = String((context as { commandName?: string }).commandName ?? "").replace(/Command$/, "");
     const handler = handlers[name];
     if (!handler) throw new Error(`simulated ${service} does not implement ${name}`);
+    await inFlight();
     const output = await handler((args as { input: never }).input);
     return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: {} };
   };

@@ -20,6 +20,10 @@ export interface SimulationOptions {
   throttle?: ThrottleSettings;
   group?: Partial<GroupSettings>;
   addresses?: AddressPlan;
+  /** Another fleet's Route53 in the same account: the zone and the request rate are shared. */
+  route53?: SimulatedRoute53;
+  /** Simulated time every AWS API call takes. */
+  apiLatencyMs?: number;
   /** At-least-once delivery: publish every lifecycle event twice. */
   duplicateEvents?: boolean;
 }
@@ -42,12 +46,16 @@ export class SimulatedAws {
     const { config } = options;
     this.clock = options.clock ?? new SimulatedClock();
     this.ec2 = new SimulatedEc2(this.clock, options.addresses);
-    this.route53 = new SimulatedRoute53(this.clock, options.throttle);
-    this.route53.createZone(
-      config.hostedZoneId,
-      options.zoneName ?? config.recordName.split(".").slice(1).join("."),
-    );
+    this.route53 = options.route53 ?? new SimulatedRoute53(this.clock, options.throttle);
+    if (!this.route53.hasZone(config.hostedZoneId)) {
+      this.route53.createZone(
+        config.hostedZoneId,
+        options.zoneName ?? config.recordName.split(".").slice(1).join("."),
+      );
+    }
     this.lifecycleQueue = new SimulatedQueue(this.clock);
+    for (const service of [this.ec2, this.route53, this.lifecycleQueue])
+      service.latencyMs = options.apiLatencyMs ?? 0;
     const rule = lifecycleEventPattern(config.asgName);
     const hooks = lifecycleHooks(config);
     this.autoscaling = new SimulatedAutoScaling(
@@ -66,6 +74,7 @@ export class SimulatedAws {
         for (let i = 0; i < copies; i++) this.lifecycleQueue.send(JSON.stringify(event));
       },
     );
+    this.autoscaling.latencyMs = options.apiLatencyMs ?? 0;
   }
 
   /** The real adapters, on SDK clients answered by the simulation. */
