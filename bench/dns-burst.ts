@@ -1,6 +1,6 @@
 import { CompleteLifecycleActionCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
-import { ChangeResourceRecordSetsCommand, type Route53Client } from "@aws-sdk/client-route-53";
+import { ChangeResourceRecordSetsCommand } from "@aws-sdk/client-route-53";
 import { isThrottle, isTransientAwsError } from "@ftpfleet/core/adapters/aws-errors";
 import { loadFleetConfig } from "@ftpfleet/core/config";
 import { setIdentifierFor } from "@ftpfleet/core/dns/records";
