@@ -67,7 +67,18 @@ const ownedRecords = (fleets: SimulatedAws[]) =>
         .length,
     0,
   );
-const route53Of = (fleets: SimulatedAws[]) => (fleets[0] as SimulatedAws).route53;
+function burstResult(fleets: SimulatedAws[], surfaced: number, elapsedMs: number): BurstResult {
+  const route53 = (fleets[0] as SimulatedAws).route53;
+  const events = FLEETS.length * INSTANCES_PER_FLEET;
+  return {
+    route53Calls: route53.calls.total(),
+    throttledResponses: route53.throttled,
+    throttlingErrorsSurfaced: surfaced,
+    recordsMissing: events - ownedRecords(fleets),
+    secondsUntilAllRecords: elapsedMs / 1000,
+    allRecordsExist: ownedRecords(fleets) === events,
+  };
+}
 
 /** ftpfleet: EventBridge → SQS → lifecycle function (batch 100, 5 s window, 2 pollers) → one sync per batch. */
 export async function ftpfleetBurst(): Promise<BurstResult> {
@@ -97,14 +108,7 @@ export async function ftpfleetBurst(): Promise<BurstResult> {
   const surfaced = logs
     .flatMap((log) => log.lines)
     .filter((l) => l.msg === "dns.sync-failed" && /Throttl/.test(JSON.stringify(l.error ?? ""))).length;
-  return {
-    route53Calls: route53Of(fleets).calls.total(),
-    throttledResponses: route53Of(fleets).throttled,
-    throttlingErrorsSurfaced: surfaced,
-    recordsMissing: events - ownedRecords(fleets),
-    secondsUntilAllRecords: (done - start) / 1000,
-    allRecordsExist: ownedRecords(fleets) === events,
-  };
+  return burstResult(fleets, surfaced, done - start);
 }
 
 /** The naive design: EventBridge invokes a function per event, which UPSERTs its one record with the
@@ -113,7 +117,6 @@ export async function ftpfleetBurst(): Promise<BurstResult> {
 export async function naiveBurst(): Promise<BurstResult> {
   const fleets = account();
   const clock = (fleets[0] as SimulatedAws).clock;
-  const events = FLEETS.length * INSTANCES_PER_FLEET;
   let surfaced = 0;
   let lastRecordAt = clock.now();
   const start = clock.now();
@@ -186,12 +189,5 @@ export async function naiveBurst(): Promise<BurstResult> {
   await clock.run(
     Promise.all(fleets.flatMap((aws) => aws.published.map((event) => invokeAsync(aws, event)))),
   );
-  return {
-    route53Calls: route53Of(fleets).calls.total(),
-    throttledResponses: route53Of(fleets).throttled,
-    throttlingErrorsSurfaced: surfaced,
-    recordsMissing: events - ownedRecords(fleets),
-    secondsUntilAllRecords: (lastRecordAt - start) / 1000,
-    allRecordsExist: ownedRecords(fleets) === events,
-  };
+  return burstResult(fleets, surfaced, lastRecordAt - start);
 }

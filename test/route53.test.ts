@@ -31,6 +31,11 @@ const weighted = (id: string, value: string, ttl = 60): Change => ({
   },
 });
 
+const plain = (Name: string, Type: "A" | "TXT", Value: string): Change => ({
+  Action: "CREATE",
+  ResourceRecordSet: { Name, Type, TTL: 60, ResourceRecords: [{ Value }] },
+});
+
 function setup(throttle = ROUTE53_RATE) {
   const clock = new SimulatedClock();
   const route53 = new SimulatedRoute53(clock, throttle);
@@ -116,33 +121,8 @@ describe("route53RecordStore", () => {
   it("lists every record set at the fleet's name and nothing else", async () => {
     const { send, store, clock } = setup(undefined);
     await send(...serving(100).map((s) => weighted(s.instanceId, s.address)));
-    await send({
-      Action: "CREATE",
-      ResourceRecordSet: {
-        Name: "a.example.com.",
-        Type: "A",
-        TTL: 60,
-        ResourceRecords: [{ Value: "192.0.2.1" }],
-      },
-    });
-    await send({
-      Action: "CREATE",
-      ResourceRecordSet: {
-        Name: "zz.example.com.",
-        Type: "A",
-        TTL: 60,
-        ResourceRecords: [{ Value: "192.0.2.1" }],
-      },
-    });
-    await send({
-      Action: "CREATE",
-      ResourceRecordSet: {
-        Name: "ftp.example.com.",
-        Type: "TXT",
-        TTL: 60,
-        ResourceRecords: [{ Value: '"x"' }],
-      },
-    });
+    await send(plain("a.example.com.", "A", "192.0.2.1"), plain("zz.example.com.", "A", "192.0.2.1"));
+    await send(plain("ftp.example.com.", "TXT", '"x"'));
     const found = await clock.run(store.listAt("ftp.example.com."));
     expect(found).toHaveLength(101);
     expect(found.every((r) => r.name === "ftp.example.com.")).toBe(true);
