@@ -2,10 +2,12 @@ import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { Route53Client } from "@aws-sdk/client-route-53";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { autoScalingGroup } from "@ftpfleet/core/adapters/autoscaling";
-import { sqsCompletionQueue } from "@ftpfleet/core/adapters/completion-queue";
+import { sqsDeferredQueue } from "@ftpfleet/core/adapters/deferred-queue";
 import { ec2Instances } from "@ftpfleet/core/adapters/ec2";
 import { route53RecordStore } from "@ftpfleet/core/adapters/route53";
+import { ssmCommands } from "@ftpfleet/core/adapters/ssm";
 import { systemClock } from "@ftpfleet/core/clock";
 import { loadFleetConfig } from "@ftpfleet/core/config";
 import { InvalidInputError } from "@ftpfleet/core/errors";
@@ -37,7 +39,8 @@ export function awsControlPlane(env: Record<string, string | undefined> = proces
     records: route53RecordStore(new Route53Client({}), { hostedZoneId: config.hostedZoneId, clock, log }),
     group: autoScalingGroup(new AutoScalingClient({}), config.asgName, clock),
     instances: ec2Instances(new EC2Client({}), config.asgName, clock),
-    completions: sqsCompletionQueue(new SQSClient({}), queueUrl, clock),
+    commands: ssmCommands(new SSMClient({}), clock),
+    deferred: sqsDeferredQueue(new SQSClient({}), queueUrl, clock),
   });
   return built;
 }

@@ -1,5 +1,5 @@
 import { InvalidInputError } from "@ftpfleet/core/errors";
-import { parseDeferredCompletion } from "@ftpfleet/core/events/deferred";
+import { parseDeferred } from "@ftpfleet/core/events/deferred";
 import { entersService, parseLifecycleEvent } from "@ftpfleet/core/events/lifecycle";
 import { lifecycleEventPattern, matchesPattern } from "@ftpfleet/core/events/patterns";
 import { describe, expect, it } from "vitest";
@@ -86,12 +86,12 @@ describe("parseLifecycleEvent", () => {
   });
 });
 
-describe("parseDeferredCompletion", () => {
+describe("parseDeferred", () => {
   it("refuses to defer a launch action", () => {
     const launch = parseLifecycleEvent(fixture("launch"), asg);
     if (launch.kind !== "action") throw new Error("expected an action");
     expect(() =>
-      parseDeferredCompletion({ kind: "ftpfleet.complete-after-drain", action: launch.action, notBefore: 1 }),
+      parseDeferred({ kind: "ftpfleet.complete-after-drain", action: launch.action, notBefore: 1 }),
     ).toThrow(/only terminate actions/);
   });
 });

@@ -241,7 +241,7 @@ describe("malformed input", () => {
       expect.stringMatching(/not JSON/),
       expect.stringMatching(/malformed Auto Scaling lifecycle event/),
       expect.stringMatching(/LifecycleActionToken/),
-      expect.stringMatching(/malformed deferred completion/),
+      expect.stringMatching(/malformed deferred message/),
     ]);
     expect(f.aws.route53.calls.total()).toBe(0);
     expect(f.aws.ec2.calls.total()).toBe(0);

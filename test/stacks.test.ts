@@ -1,4 +1,4 @@
-import { MAX_DELAY_SECONDS } from "@ftpfleet/core/adapters/completion-queue";
+import { MAX_DELAY_SECONDS } from "@ftpfleet/core/adapters/deferred-queue";
 import { lifecycleHooks } from "@ftpfleet/core/hooks";
 import { describe, expect, it } from "vitest";
 import {

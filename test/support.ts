@@ -62,7 +62,7 @@ export function simulatedFleet(
   } = {},
 ): Fleet {
   const aws = new SimulatedAws({ config: testConfig(options.env), ...options });
-  const log = memoryLogger();
+  const log = memoryLogger("debug", aws.clock);
   const cp = controlPlane(aws.ports(log));
   const handler = createLifecycleHandler(() => cp);
   aws.lifecycleQueue.consume(

@@ -29,11 +29,51 @@ export const fleetConfigSchema = z
     address: z.enum(["public", "private"]).default("public"),
     /** Time between leaving DNS and letting the instance terminate; at least the TTL. */
     drainSeconds: z.coerce.number().int().min(0).max(7200).optional(),
+    /** With a bucket, new instances are provisioned by the provision document before they serve;
+     * without one, instances are assumed ready at launch (a pre-built image). */
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name")
+      .optional(),
+    bucketRegion: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-[0-9]$/, "an AWS region such as eu-west-1")
+      .optional(),
+    /** Only for an S3-compatible server (local mode). */
+    s3Endpoint: z
+      .string()
+      .regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "http(s)://host[:port]")
+      .optional(),
+    pureFtpdSource: z.enum(["distro", "build"]).default("distro"),
+    passivePorts: z
+      .string()
+      .regex(/^[0-9]{4,5}:[0-9]{4,5}$/, "first:last")
+      .refine((range) => {
+        const [first, last] = range.split(":").map(Number);
+        return first !== undefined && last !== undefined && 1024 <= first && first <= last && last <= 65535;
+      }, "an ascending range within 1024-65535")
+      .default("30000:30099"),
+    tlsMode: z.enum(["off", "optional", "required"]).default("optional"),
+    tlsCertificateParameter: z
+      .string()
+      .regex(/^(\/[A-Za-z0-9_.-]+)+$/, "an SSM parameter name such as /ftpfleet/tls")
+      .optional(),
+    /** Where full command outputs go (SSM keeps only 24,000 characters inline). */
+    outputBucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name")
+      .optional(),
+    /** How long a new instance's SSM agent may take to come online before it is abandoned. */
+    agentTimeoutSeconds: z.coerce.number().int().min(60).max(3600).default(600),
   })
   .transform((config) => ({ ...config, drainSeconds: config.drainSeconds ?? config.recordTtl + 30 }))
   .refine((config) => config.drainSeconds >= config.recordTtl, {
     message: "drainSeconds must be at least recordTtl, or clients still resolve a leaving instance",
     path: ["drainSeconds"],
+  })
+  .refine((config) => !config.bucket || config.bucketRegion, {
+    message: "bucketRegion is required with a bucket",
+    path: ["bucketRegion"],
   });
 
 export type FleetConfig = z.output<typeof fleetConfigSchema>;
@@ -48,6 +88,15 @@ const envNames = {
   healthCheckId: "FTPFLEET_HEALTH_CHECK_ID",
   address: "FTPFLEET_ADDRESS",
   drainSeconds: "FTPFLEET_DRAIN_SECONDS",
+  bucket: "FTPFLEET_BUCKET",
+  bucketRegion: "FTPFLEET_BUCKET_REGION",
+  s3Endpoint: "FTPFLEET_S3_ENDPOINT",
+  pureFtpdSource: "FTPFLEET_PUREFTPD_SOURCE",
+  passivePorts: "FTPFLEET_PASSIVE_PORTS",
+  tlsMode: "FTPFLEET_TLS_MODE",
+  tlsCertificateParameter: "FTPFLEET_TLS_CERTIFICATE_PARAMETER",
+  outputBucket: "FTPFLEET_OUTPUT_BUCKET",
+  agentTimeoutSeconds: "FTPFLEET_AGENT_TIMEOUT_SECONDS",
 } as const satisfies Record<keyof z.input<typeof fleetConfigSchema>, string>;
 
 /** The project's one config loader: every FTPFLEET_* variable, validated once at start-up. */
@@ -82,4 +131,9 @@ export function parseOrThrow<S extends z.ZodType>(
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => `${describePath(issue.path)}: ${issue.message}`);
   throw new InvalidInputError(what, issues, { cause: result.error });
+}
+
+/** The name an SSM document of this fleet is deployed under. */
+export function documentName(config: Pick<FleetConfig, "ownerId">, document: string): string {
+  return `${config.ownerId}-${document}`;
 }

@@ -1,4 +1,3 @@
-import { MAX_DELAY_SECONDS } from "./adapters/completion-queue";
 import type { FleetConfig } from "./config";
 
 export interface LifecycleHookSpec {
@@ -15,24 +14,20 @@ export function lifecycleHooks(config: Pick<FleetConfig, "drainSeconds">): {
   launch: LifecycleHookSpec;
   terminate: LifecycleHookSpec;
 } {
-  // A deferred completion wakes at least every MAX_DELAY_SECONDS and heartbeats; leave room for retries.
-  const terminateHeartbeat = Math.min(
-    7200,
-    Math.max(300, Math.min(config.drainSeconds, MAX_DELAY_SECONDS) + 300),
-  );
   return {
-    // An instance that is not answered in time never served: abandon it so the group replaces it.
+    // Longer than provisioning may take (its steps time out first, and waiting for the agent is
+    // heartbeated). An instance never answered never served: abandon it, the group replaces it.
     launch: {
       name: "ftpfleet-launch",
       transition: "autoscaling:EC2_INSTANCE_LAUNCHING",
-      heartbeatTimeoutSeconds: 900,
+      heartbeatTimeoutSeconds: 7200,
       defaultResult: "ABANDON",
     },
-    // A terminating instance leaves either way; CONTINUE keeps a lost answer from blocking scale-in.
+    // Long enough for a whole drain without a heartbeat; CONTINUE keeps a lost answer from blocking scale-in.
     terminate: {
       name: "ftpfleet-terminate",
       transition: "autoscaling:EC2_INSTANCE_TERMINATING",
-      heartbeatTimeoutSeconds: terminateHeartbeat,
+      heartbeatTimeoutSeconds: Math.min(7200, Math.max(300, config.drainSeconds + 300)),
       defaultResult: "CONTINUE",
     },
   };

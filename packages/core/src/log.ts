@@ -54,9 +54,13 @@ function replaceErrors(_key: string, value: unknown): unknown {
 }
 
 /** A logger that keeps its lines, for tests and for the local console. */
-export function memoryLogger(level: LogLevel = "debug"): Logger & { lines: LogFields[] } {
+export function memoryLogger(level: LogLevel = "debug", clock?: Clock): Logger & { lines: LogFields[] } {
   const lines: LogFields[] = [];
-  const logger = createLogger({ level, sink: (line) => lines.push(JSON.parse(line) as LogFields) });
+  const logger = createLogger({
+    level,
+    ...(clock ? { clock } : {}),
+    sink: (line) => lines.push(JSON.parse(line) as LogFields),
+  });
   return Object.assign(logger, { lines });
 }
 

@@ -20,10 +20,13 @@ export interface GroupInstance {
  * or the instance left); the goal of answering it is reached either way. */
 export type ActionAnswer = "active" | "closed";
 
+/** Names one lifecycle action. Without a token, Auto Scaling finds the action by instance id. */
+export type ActionRef = Pick<LifecycleAction, "instanceId" | "asgName" | "hookName"> & { token?: string };
+
 export interface GroupPort {
   instances(): Promise<GroupInstance[]>;
-  complete(action: LifecycleAction, result: "CONTINUE" | "ABANDON"): Promise<ActionAnswer>;
-  heartbeat(action: LifecycleAction): Promise<ActionAnswer>;
+  complete(action: ActionRef, result: "CONTINUE" | "ABANDON"): Promise<ActionAnswer>;
+  heartbeat(action: ActionRef): Promise<ActionAnswer>;
 }
 
 export function autoScalingGroup(client: AutoScalingClient, asgName: string, clock: Clock): GroupPort {

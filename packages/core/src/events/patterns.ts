@@ -1,5 +1,9 @@
+import { documentName, type FleetConfig } from "../config";
+import { SSM_INVOCATION_DETAIL_TYPE, TERMINAL_STATUSES } from "./ssm";
+
 /** EventBridge event patterns, as plain data: the stacks deploy them, the simulation routes by them,
- * and tests check them. Every stage shares the default bus, so each rule names this fleet's group. */
+ * and tests check them. Every stage shares the default bus, so each rule names this fleet's own
+ * group or documents. */
 export type EventPattern = { [key: string]: EventPattern | readonly (string | number | boolean)[] };
 
 export function lifecycleEventPattern(asgName: string): EventPattern {
@@ -7,6 +11,18 @@ export function lifecycleEventPattern(asgName: string): EventPattern {
     source: ["aws.autoscaling"],
     "detail-type": ["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"],
     detail: { AutoScalingGroupName: [asgName] },
+  };
+}
+
+/** The end of a provision or drain run on one of the fleet's instances. */
+export function commandStatusPattern(config: Pick<FleetConfig, "ownerId">): EventPattern {
+  return {
+    source: ["aws.ssm"],
+    "detail-type": [SSM_INVOCATION_DETAIL_TYPE],
+    detail: {
+      "document-name": [documentName(config, "provision"), documentName(config, "drain")],
+      status: TERMINAL_STATUSES,
+    },
   };
 }
 

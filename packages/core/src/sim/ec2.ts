@@ -15,6 +15,7 @@ export interface SimulatedInstance {
   publicIp?: string;
   privateIp: string;
   tags: Map<string, string>;
+  launchedAt: number;
 }
 
 /** Assigns addresses to new instances; local mode gives each one its network namespace's address. */
@@ -47,6 +48,7 @@ export class SimulatedEc2 {
       state: "running",
       ...this.addresses(n),
       tags: new Map(Object.entries(tags)),
+      launchedAt: this.clock.now(),
     };
     this.instances.set(instanceId, instance);
     return instance;

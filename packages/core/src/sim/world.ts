@@ -1,9 +1,11 @@
 import { autoScalingGroup } from "../adapters/autoscaling";
-import { sqsCompletionQueue } from "../adapters/completion-queue";
+import { sqsDeferredQueue } from "../adapters/deferred-queue";
 import { ec2Instances } from "../adapters/ec2";
 import { route53RecordStore } from "../adapters/route53";
-import type { FleetConfig } from "../config";
-import { lifecycleEventPattern, matchesPattern } from "../events/patterns";
+import { ssmCommands } from "../adapters/ssm";
+import { documentName, type FleetConfig } from "../config";
+import { DOCUMENT_NAMES, readDocument } from "../documents/bundle";
+import { commandStatusPattern, lifecycleEventPattern, matchesPattern } from "../events/patterns";
 import { lifecycleHooks } from "../hooks";
 import type { Logger } from "../log";
 import type { Ports } from "../workflows/control-plane";
@@ -12,6 +14,7 @@ import { SimulatedClock } from "./clock";
 import { type AddressPlan, SimulatedEc2 } from "./ec2";
 import { SimulatedQueue } from "./queue";
 import { SimulatedRoute53, type ThrottleSettings } from "./route53";
+import { type CommandExecutor, SimulatedSsm, type SsmSettings, succeedsAfter } from "./ssm";
 
 export interface SimulationOptions {
   config: FleetConfig;
@@ -24,26 +27,32 @@ export interface SimulationOptions {
   route53?: SimulatedRoute53;
   /** Simulated time every AWS API call takes. */
   apiLatencyMs?: number;
-  /** At-least-once delivery: publish every lifecycle event twice. */
+  /** At-least-once delivery: publish every event twice. */
   duplicateEvents?: boolean;
+  /** What runs SSM commands; by default every command succeeds after 60 s. */
+  commandExecutor?: CommandExecutor;
+  ssm?: Partial<SsmSettings>;
 }
 
 /** Route53's documented account-wide rate. */
 export const ROUTE53_RATE: ThrottleSettings = { requestsPerSecond: 5, burst: 5 };
 
-/** The AWS side of the fleet, simulated: one account with an Auto Scaling group, its EC2 instances,
- * a hosted zone, the default event bus routing lifecycle events to the lifecycle queue. */
+/** The AWS side of the fleet, simulated: one account with an Auto Scaling group, its EC2 instances
+ * and their SSM agents, a hosted zone, and the default event bus routing the fleet's lifecycle and
+ * command-status events to the lifecycle queue. */
 export class SimulatedAws {
   readonly clock: SimulatedClock;
   readonly ec2: SimulatedEc2;
   readonly autoscaling: SimulatedAutoScaling;
   readonly route53: SimulatedRoute53;
+  readonly ssm: SimulatedSsm;
   readonly lifecycleQueue: SimulatedQueue;
   /** Every event published on the bus, routed or not. */
   readonly published: EventBridgeEvent[] = [];
 
   constructor(readonly options: SimulationOptions) {
     const { config } = options;
+    const latency = options.apiLatencyMs ?? 0;
     this.clock = options.clock ?? new SimulatedClock();
     this.ec2 = new SimulatedEc2(this.clock, options.addresses);
     this.route53 = options.route53 ?? new SimulatedRoute53(this.clock, options.throttle);
@@ -54,27 +63,31 @@ export class SimulatedAws {
       );
     }
     this.lifecycleQueue = new SimulatedQueue(this.clock);
-    for (const service of [this.ec2, this.route53, this.lifecycleQueue])
-      service.latencyMs = options.apiLatencyMs ?? 0;
-    const rule = lifecycleEventPattern(config.asgName);
+    const rules = [lifecycleEventPattern(config.asgName), commandStatusPattern(config)];
+    const publish = (event: EventBridgeEvent) => {
+      this.published.push(event);
+      if (!rules.some((rule) => matchesPattern(event, rule))) return;
+      const copies = options.duplicateEvents ? 2 : 1;
+      for (let i = 0; i < copies; i++) this.lifecycleQueue.send(JSON.stringify(event));
+    };
     const hooks = lifecycleHooks(config);
     this.autoscaling = new SimulatedAutoScaling(
       this.clock,
       this.ec2,
-      {
-        name: config.asgName,
-        launchHook: hooks.launch,
-        terminateHook: hooks.terminate,
-        ...options.group,
-      },
-      (event) => {
-        this.published.push(event);
-        if (!matchesPattern(event, rule)) return;
-        const copies = options.duplicateEvents ? 2 : 1;
-        for (let i = 0; i < copies; i++) this.lifecycleQueue.send(JSON.stringify(event));
-      },
+      { name: config.asgName, launchHook: hooks.launch, terminateHook: hooks.terminate, ...options.group },
+      publish,
     );
-    this.autoscaling.latencyMs = options.apiLatencyMs ?? 0;
+    this.ssm = new SimulatedSsm(
+      this.clock,
+      this.ec2,
+      publish,
+      options.commandExecutor ?? succeedsAfter(this.clock, 60_000),
+      { agentDelayMs: 20_000, registrationDelayMs: 500, deliveryDelayMs: 1_000, ...options.ssm },
+    );
+    for (const name of DOCUMENT_NAMES) this.ssm.documents.set(documentName(config, name), readDocument(name));
+    for (const service of [this.ec2, this.route53, this.lifecycleQueue, this.autoscaling, this.ssm]) {
+      service.latencyMs = latency;
+    }
   }
 
   /** The real adapters, on SDK clients answered by the simulation. */
@@ -91,7 +104,8 @@ export class SimulatedAws {
       }),
       group: autoScalingGroup(this.autoscaling.client(), config.asgName, this.clock),
       instances: ec2Instances(this.ec2.client(), config.asgName, this.clock),
-      completions: sqsCompletionQueue(this.lifecycleQueue.client(), "simulated://lifecycle", this.clock),
+      commands: ssmCommands(this.ssm.client(), this.clock),
+      deferred: sqsDeferredQueue(this.lifecycleQueue.client(), "simulated://lifecycle", this.clock),
     };
   }
 

@@ -1,7 +1,8 @@
 import type { GroupPort } from "../adapters/autoscaling";
-import type { CompletionQueue } from "../adapters/completion-queue";
+import type { DeferredQueue } from "../adapters/deferred-queue";
 import type { InstancePort } from "../adapters/ec2";
 import type { RecordStore } from "../adapters/route53";
+import type { CommandPort } from "../adapters/ssm";
 import type { Clock } from "../clock";
 import type { FleetConfig } from "../config";
 import type { Logger } from "../log";
@@ -16,7 +17,8 @@ export interface Ports {
   records: RecordStore;
   group: GroupPort;
   instances: InstancePort;
-  completions: CompletionQueue;
+  commands: CommandPort;
+  deferred: DeferredQueue;
 }
 
 export interface ControlPlane extends Ports {

@@ -1,13 +1,27 @@
+import { documentName } from "../config";
 import { errorMessage, InvalidInputError } from "../errors";
-import { type DeferredCompletion, isDeferredCompletion, parseDeferredCompletion } from "../events/deferred";
-import { type LifecycleAction, parseLifecycleEvent } from "../events/lifecycle";
+import { isDeferred, parseDeferred } from "../events/deferred";
+import { entersService, type LifecycleAction, parseLifecycleEvent } from "../events/lifecycle";
+import {
+  type InvocationStatus,
+  isSsmInvocationEvent,
+  isTerminal,
+  parseSsmInvocationEvent,
+} from "../events/ssm";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { finishLaunches, prepareLaunches } from "./launch";
-import type { Outcome } from "./outcome";
-import { finishDrains, finishTerminations } from "./terminate";
+import { finishReadyLaunches, launchLog, markReadyIfEntering } from "./launch";
+import { answerAction, type Outcome } from "./outcome";
+import { finishProvisioning, provisions, startProvisioning } from "./provision";
+import {
+  continueTermination,
+  finishDrainCommands,
+  finishTerminations,
+  type TerminationStep,
+} from "./terminate";
 
-/** One message from the lifecycle queue: an EventBridge lifecycle event, or our deferred completion. */
+/** One message from the lifecycle queue: an Auto Scaling lifecycle event, an SSM command status
+ * event for the fleet's provision or drain documents, or one of our own deferred steps. */
 export interface QueueMessage {
   messageId: string;
   body: string;
@@ -18,75 +32,192 @@ export interface BatchResult {
   failedMessageIds: string[];
 }
 
-/** A whole batch of lifecycle messages costs one DNS sync, whatever its size: this is what keeps a
- * scale-out of hundreds of instances from becoming hundreds of Route53 calls. */
+interface Item<T> {
+  value: T;
+  messageIds: string[];
+}
+
+/** Everything a batch asks for, sorted by what must happen to it. */
+interface Work {
+  launches: Item<LifecycleAction>[];
+  terminations: Item<LifecycleAction>[];
+  provisioned: Item<InvocationStatus>[];
+  drained: Item<InvocationStatus>[];
+  awaitingAgent: Item<{ action: LifecycleAction; deadline: number }>[];
+  terminationSteps: Item<TerminationStep>[];
+}
+
+/** A whole batch costs at most one DNS sync, whatever its size: this is what keeps a scale-out of
+ * hundreds of instances from becoming hundreds of Route53 calls. */
 export async function processLifecycleMessages(
   messages: readonly QueueMessage[],
   cp: ControlPlane,
 ): Promise<BatchResult> {
-  const launches = new Map<string, { action: LifecycleAction; messageIds: string[] }>();
-  const terminations = new Map<string, { action: LifecycleAction; messageIds: string[] }>();
-  const drains: { message: DeferredCompletion; messageId: string }[] = [];
+  const work = sortMessages(messages, cp);
+  const failedIds: string[] = [];
+  const collect = <T>(items: Item<T>[], outcomes: Outcome[]) => {
+    outcomes.forEach((outcome, i) => {
+      if (!outcome.ok) failedIds.push(...(items[i]?.messageIds ?? []));
+    });
+  };
+  const provisioning = provisions(cp.config);
+  const entering = work.launches.filter((i) => entersService(i.value));
+  const warmPool = work.launches.filter((i) => !entersService(i.value));
+  const readyAtLaunch = provisioning ? [] : entering;
+  const succeeded = work.provisioned.filter((i) => i.value.status === "Success");
+
+  // Warm-pool launches never serve from there: nothing to publish.
+  collect(
+    warmPool,
+    await Promise.all(
+      warmPool.map((i) => answerAction(i.value, "CONTINUE", cp, launchLog(cp, i.value), { warmPool: true })),
+    ),
+  );
+  if (provisioning) {
+    const deadline = cp.clock.now() + cp.config.agentTimeoutSeconds * 1000;
+    collect(
+      entering,
+      await startProvisioning(
+        entering.map((i) => ({ action: i.value, deadline })),
+        cp,
+      ),
+    );
+  }
+
+  const syncFor = [...readyAtLaunch, ...work.terminations, ...work.provisioned];
+  if (syncFor.length > 0) {
+    let report: SyncReport | undefined;
+    try {
+      await markReadyIfEntering(
+        [...readyAtLaunch, ...succeeded].map((i) => i.value.instanceId),
+        cp,
+      );
+      report = await cp.dns.sync();
+    } catch (error) {
+      cp.log.error("dns.sync-failed", { error, retry: syncFor.length });
+      for (const item of syncFor) failedIds.push(...item.messageIds);
+    }
+    if (report) {
+      collect(
+        readyAtLaunch,
+        await finishReadyLaunches(
+          readyAtLaunch.map((i) => i.value),
+          report,
+          cp,
+        ),
+      );
+      collect(
+        work.provisioned,
+        await finishProvisioning(
+          work.provisioned.map((i) => i.value),
+          report,
+          cp,
+        ),
+      );
+      collect(
+        work.terminations,
+        await finishTerminations(
+          work.terminations.map((i) => i.value),
+          report,
+          cp,
+        ),
+      );
+    }
+  }
+
+  collect(
+    work.drained,
+    await finishDrainCommands(
+      work.drained.map((i) => i.value),
+      cp,
+    ),
+  );
+  // Instances whose agent was not online yet: one more try, as one command for all of them.
+  collect(
+    work.awaitingAgent,
+    await startProvisioning(
+      work.awaitingAgent.map((i) => i.value),
+      cp,
+    ),
+  );
+  const steps: Outcome[] = [];
+  for (const { value } of work.terminationSteps) steps.push(await continueTermination(value, cp));
+  collect(work.terminationSteps, steps);
+  return { failedMessageIds: failedIds };
+}
+
+function sortMessages(messages: readonly QueueMessage[], cp: ControlPlane): Work {
+  const work: Work = {
+    launches: [],
+    terminations: [],
+    provisioned: [],
+    drained: [],
+    awaitingAgent: [],
+    terminationSteps: [],
+  };
+  // At-least-once delivery: the same action or status twice in one batch is handled once.
+  const seen = new Map<string, Item<unknown>>();
+  const add = <T>(list: Item<T>[], key: string, value: T, messageId: string) => {
+    const item = seen.get(key);
+    if (item) item.messageIds.push(messageId);
+    else {
+      const fresh = { value, messageIds: [messageId] };
+      seen.set(key, fresh as Item<unknown>);
+      list.push(fresh);
+    }
+  };
+  const provisionDoc = documentName(cp.config, "provision");
+  const drainDoc = documentName(cp.config, "drain");
 
   for (const { messageId, body } of messages) {
     try {
       const input = parseJson(body);
-      if (isDeferredCompletion(input)) {
-        drains.push({ message: parseDeferredCompletion(input), messageId });
-        continue;
+      if (isDeferred(input)) {
+        const deferred = parseDeferred(input);
+        if (deferred.kind === "ftpfleet.await-agent") {
+          work.awaitingAgent.push({
+            value: { action: deferred.action, deadline: deferred.deadline },
+            messageIds: [messageId],
+          });
+        } else {
+          work.terminationSteps.push({ value: deferred, messageIds: [messageId] });
+        }
+      } else if (isSsmInvocationEvent(input)) {
+        const status = parseSsmInvocationEvent(input);
+        const list =
+          status.document === provisionDoc
+            ? work.provisioned
+            : status.document === drainDoc
+              ? work.drained
+              : undefined;
+        if (!list || !isTerminal(status.status)) {
+          cp.log.info("event.ignored", {
+            messageId,
+            eventId: status.eventId,
+            reason: `${status.document} ${status.status}`,
+          });
+          continue;
+        }
+        add(list, `${status.commandId}/${status.instanceId}`, status, messageId);
+      } else {
+        const event = parseLifecycleEvent(input, cp.config.asgName);
+        if (event.kind === "ignored") {
+          cp.log.info("event.ignored", { messageId, eventId: event.eventId, reason: event.reason });
+          continue;
+        }
+        add(
+          event.action.transition === "launch" ? work.launches : work.terminations,
+          event.action.token,
+          event.action,
+          messageId,
+        );
       }
-      const event = parseLifecycleEvent(input, cp.config.asgName);
-      if (event.kind === "ignored") {
-        cp.log.info("event.ignored", { messageId, eventId: event.eventId, reason: event.reason });
-        continue;
-      }
-      // At-least-once delivery: the same action twice in one batch is handled once.
-      const byToken = event.action.transition === "launch" ? launches : terminations;
-      const seen = byToken.get(event.action.token);
-      if (seen) seen.messageIds.push(messageId);
-      else byToken.set(event.action.token, { action: event.action, messageIds: [messageId] });
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
       cp.log.error("event.rejected", { messageId, error: error.message });
     }
   }
-
-  const failed: string[] = [];
-  const collect = (outcomes: Outcome[], messageIdsOf: (i: number) => string[]) => {
-    outcomes.forEach((outcome, i) => {
-      if (!outcome.ok) failed.push(...messageIdsOf(i));
-    });
-  };
-
-  const launchItems = [...launches.values()];
-  const terminateItems = [...terminations.values()];
-  if (launchItems.length + terminateItems.length > 0) {
-    const launchActions = launchItems.map((item) => item.action);
-    let report: SyncReport | undefined;
-    try {
-      await prepareLaunches(launchActions, cp);
-      report = await cp.dns.sync();
-    } catch (error) {
-      cp.log.error("dns.sync-failed", { error, retry: launchItems.length + terminateItems.length });
-      for (const item of [...launchItems, ...terminateItems]) failed.push(...item.messageIds);
-    }
-    if (report) {
-      collect(await finishLaunches(launchActions, report, cp), (i) => launchItems[i]?.messageIds ?? []);
-      const terminateActions = terminateItems.map((item) => item.action);
-      collect(
-        await finishTerminations(terminateActions, report, cp),
-        (i) => terminateItems[i]?.messageIds ?? [],
-      );
-    }
-  }
-  if (drains.length > 0) {
-    const outcomes = await finishDrains(
-      drains.map((d) => d.message),
-      cp,
-    );
-    collect(outcomes, (i) => [drains[i]?.messageId ?? ""]);
-  }
-  return { failedMessageIds: failed };
+  return work;
 }
 
 function parseJson(body: string): unknown {

@@ -1,73 +1,108 @@
-import type { DeferredCompletion } from "../events/deferred";
+import type { ActionRef } from "../adapters/autoscaling";
+import { documentName } from "../config";
+import type { Deferred } from "../events/deferred";
 import type { LifecycleAction } from "../events/lifecycle";
+import type { InvocationStatus } from "../events/ssm";
+import { lifecycleHooks } from "../hooks";
+import type { Logger } from "../log";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { answerAction, type Outcome } from "./outcome";
+import { answerAction, done, failed, type Outcome, waitLonger } from "./outcome";
+import { provisions } from "./provision";
 
-/** After the DNS sync: the leaving instances' records are gone. Let resolvers forget them (drain
- * time ≥ TTL) before the instance may stop: the answer is deferred, not awaited. */
+/** After the DNS sync: the leaving instances' records are gone. Resolvers may still hand out the
+ * address for one TTL; then the drain document waits for sessions to end (or, for fleets without
+ * provisioning, a fixed drain time). Nothing waits here: the next step is a delayed message. */
 export async function finishTerminations(
   actions: readonly LifecycleAction[],
   report: SyncReport,
   cp: ControlPlane,
 ): Promise<Outcome[]> {
+  const { config, clock } = cp;
   const outcomes: Outcome[] = [];
   for (const action of actions) {
-    const log = cp.log.child({
-      instanceId: action.instanceId,
-      transition: "terminate",
-      hook: action.hookName,
-    });
+    const log = terminateLog(cp, action);
     if (report.membership.serving.some((s) => s.instanceId === action.instanceId)) {
       // The group does not show it leaving yet (eventual consistency): try again rather than drain early.
       log.warn("terminate.still-serving");
-      outcomes.push({ action, ok: false, error: new Error("group still lists the instance as serving") });
+      outcomes.push(failed(new Error("group still lists the instance as serving")));
       continue;
     }
-    log.info("dns.left", { record: cp.config.recordName, drainSeconds: cp.config.drainSeconds });
-    if (cp.config.drainSeconds === 0) {
+    log.info("dns.left", { record: config.recordName, drainSeconds: config.drainSeconds });
+    if (config.drainSeconds === 0) {
       outcomes.push(await answerAction(action, "CONTINUE", cp, log));
       continue;
     }
+    const next: Deferred = provisions(config)
+      ? { kind: "ftpfleet.start-drain", action, notBefore: clock.now() + config.recordTtl * 1000 }
+      : {
+          kind: "ftpfleet.complete-after-drain",
+          action,
+          notBefore: clock.now() + config.drainSeconds * 1000,
+        };
     try {
-      await cp.completions.completeAfter(action, cp.clock.now() + cp.config.drainSeconds * 1000);
-      log.info("drain.started");
-      outcomes.push({ action, ok: true });
+      await cp.deferred.defer(next);
+      outcomes.push(done);
     } catch (error) {
-      outcomes.push({ action, ok: false, error });
+      outcomes.push(failed(error));
     }
   }
   return outcomes;
 }
 
-/** A drain has (maybe) run its course: continue the termination, or keep the action alive with a
- * heartbeat and wait again. */
-export async function finishDrains(
-  messages: readonly DeferredCompletion[],
+export type TerminationStep = Extract<
+  Deferred,
+  { kind: "ftpfleet.complete-after-drain" | "ftpfleet.start-drain" }
+>;
+
+/** A delayed step of a termination has come due (or SQS's 15-minute limit woke it early). */
+export async function continueTermination(message: TerminationStep, cp: ControlPlane): Promise<Outcome> {
+  const { action } = message;
+  const log = terminateLog(cp, action);
+  if (cp.clock.now() < message.notBefore) return waitLonger(message, cp, log);
+  if (message.kind === "ftpfleet.complete-after-drain") {
+    return answerAction(action, "CONTINUE", cp, log, { drained: true });
+  }
+  const timeout = Math.max(0, cp.config.drainSeconds - cp.config.recordTtl);
+  try {
+    const { sent } = await cp.commands.send(
+      documentName(cp.config, "drain"),
+      [action.instanceId],
+      { TimeoutSeconds: String(timeout) },
+      { outputBucket: cp.config.outputBucket, comment: "ftpfleet drain" },
+    );
+    const commandId = sent.get(action.instanceId);
+    if (!commandId) {
+      // No agent to run it (the instance crashed or stopped): nothing is left to drain.
+      return answerAction(action, "CONTINUE", cp, log, { drained: false, reason: "SSM agent unreachable" });
+    }
+    log.info("drain.started", { commandId, timeoutSeconds: timeout });
+    return done;
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+/** The drain document ended (sessions gone, or its timeout): the instance may stop. */
+export async function finishDrainCommands(
+  statuses: readonly InvocationStatus[],
   cp: ControlPlane,
 ): Promise<Outcome[]> {
+  const hook = lifecycleHooks(cp.config).terminate.name;
   const outcomes: Outcome[] = [];
-  for (const { action, notBefore } of messages) {
-    const log = cp.log.child({
-      instanceId: action.instanceId,
-      transition: "terminate",
-      hook: action.hookName,
-    });
-    if (cp.clock.now() >= notBefore) {
-      outcomes.push(await answerAction(action, "CONTINUE", cp, log, { drained: true }));
-      continue;
-    }
-    try {
-      if ((await cp.group.heartbeat(action)) === "closed") {
-        log.info("lifecycle.already-closed", { during: "drain" });
-      } else {
-        await cp.completions.completeAfter(action, notBefore);
-        log.debug("drain.waiting", { remainingMs: notBefore - cp.clock.now() });
-      }
-      outcomes.push({ action, ok: true });
-    } catch (error) {
-      outcomes.push({ action, ok: false, error });
-    }
+  for (const status of statuses) {
+    const action: ActionRef = { instanceId: status.instanceId, asgName: cp.config.asgName, hookName: hook };
+    const log = terminateLog(cp, action).child({ commandId: status.commandId });
+    outcomes.push(
+      await answerAction(action, "CONTINUE", cp, log, {
+        drained: status.status === "Success",
+        drainStatus: status.status,
+      }),
+    );
   }
   return outcomes;
+}
+
+function terminateLog(cp: ControlPlane, action: ActionRef): Logger {
+  return cp.log.child({ instanceId: action.instanceId, transition: "terminate", hook: action.hookName });
 }

@@ -1,0 +1,146 @@
+import {
+  DescribeInstanceInformationCommand,
+  GetCommandInvocationCommand,
+  SendCommandCommand,
+  type SSMClient,
+} from "@aws-sdk/client-ssm";
+import type { Clock } from "../clock";
+import { retry } from "../retry";
+import { isTransientAwsError } from "./aws-errors";
+
+/** SendCommand takes at most 50 instance ids. */
+export const MAX_INSTANCES_PER_COMMAND = 50;
+
+export interface InvocationView {
+  status: string;
+  /** The first lines of stderr (SSM keeps 8,000 characters inline), for the log. */
+  stderrHead: string;
+  /** Where the full output is, when commands write to an S3 output bucket. */
+  outputUrl?: string;
+}
+
+export interface CommandOptions {
+  /** Full outputs go here: SSM keeps only 24,000 characters of stdout inline. */
+  outputBucket?: string | undefined;
+  outputPrefix?: string;
+  comment?: string;
+}
+
+/** The part of SSM the fleet uses: is an instance's agent online, run a document, read a result. */
+export interface CommandPort {
+  onlineAgents(instanceIds: readonly string[]): Promise<Set<string>>;
+  /** Runs `document` on the instances; returns the command id per instance and the instances SSM
+   * refused (agent not registered yet). */
+  send(
+    document: string,
+    instanceIds: readonly string[],
+    parameters: Record<string, string>,
+    options?: CommandOptions,
+  ): Promise<{ sent: Map<string, string>; refused: string[] }>;
+  invocation(commandId: string, instanceId: string): Promise<InvocationView>;
+}
+
+export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
+  const call = <T>(operation: () => Promise<T>, extraRetryable: (e: unknown) => boolean = () => false) =>
+    retry(operation, {
+      clock,
+      isRetryable: (e) => isTransientAwsError(e) || extraRetryable(e),
+      maxAttempts: 8,
+    });
+
+  async function sendOnce(
+    document: string,
+    ids: readonly string[],
+    parameters: Record<string, string>,
+    options: CommandOptions,
+  ) {
+    const out = await call(() =>
+      client.send(
+        new SendCommandCommand({
+          DocumentName: document,
+          InstanceIds: [...ids],
+          Parameters: Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, [v]])),
+          Comment: options.comment?.slice(0, 100),
+          ...(options.outputBucket
+            ? {
+                OutputS3BucketName: options.outputBucket,
+                OutputS3KeyPrefix: options.outputPrefix ?? `ssm/${document}`,
+              }
+            : {}),
+          CloudWatchOutputConfig: { CloudWatchOutputEnabled: true },
+        }),
+      ),
+    );
+    return out.Command?.CommandId ?? "";
+  }
+
+  return {
+    async onlineAgents(instanceIds) {
+      const online = new Set<string>();
+      for (let i = 0; i < instanceIds.length; i += MAX_INSTANCES_PER_COMMAND) {
+        let NextToken: string | undefined;
+        do {
+          const page = await call(() =>
+            client.send(
+              new DescribeInstanceInformationCommand({
+                Filters: [
+                  { Key: "InstanceIds", Values: instanceIds.slice(i, i + MAX_INSTANCES_PER_COMMAND) },
+                ],
+                NextToken,
+              }),
+            ),
+          );
+          for (const info of page.InstanceInformationList ?? []) {
+            if (info.PingStatus === "Online" && info.InstanceId) online.add(info.InstanceId);
+          }
+          NextToken = page.NextToken;
+        } while (NextToken);
+      }
+      return online;
+    },
+
+    async send(document, instanceIds, parameters, options = {}) {
+      const sent = new Map<string, string>();
+      const refused: string[] = [];
+      for (let i = 0; i < instanceIds.length; i += MAX_INSTANCES_PER_COMMAND) {
+        const chunk = instanceIds.slice(i, i + MAX_INSTANCES_PER_COMMAND);
+        try {
+          const id = await sendOnce(document, chunk, parameters, options);
+          for (const instance of chunk) sent.set(instance, id);
+        } catch (error) {
+          if (!isInvalidInstance(error)) throw error;
+          // One unregistered agent fails the whole call: send one by one to find it.
+          for (const instance of chunk) {
+            try {
+              sent.set(instance, await sendOnce(document, [instance], parameters, options));
+            } catch (single) {
+              if (!isInvalidInstance(single)) throw single;
+              refused.push(instance);
+            }
+          }
+        }
+      }
+      return { sent, refused };
+    },
+
+    async invocation(commandId, instanceId) {
+      // Right after SendCommand the invocation may not exist yet.
+      const out = await call(
+        () => client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
+        (e) => e instanceof Error && e.name === "InvocationDoesNotExist",
+      );
+      const stderrHead = (out.StandardErrorContent ?? "").split("\n").slice(0, 10).join("\n").trim();
+      return {
+        status: out.Status ?? "",
+        stderrHead,
+        ...(out.StandardErrorUrl || out.StandardOutputUrl
+          ? { outputUrl: out.StandardErrorUrl || out.StandardOutputUrl }
+          : {}),
+      };
+    },
+  };
+}
+
+function isInvalidInstance(error: unknown): boolean {
+  return error instanceof Error && error.name === "InvalidInstanceId";
+}
