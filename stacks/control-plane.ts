@@ -1,6 +1,9 @@
-import { fleetEnvironment, loadFleetConfig } from "@ftpfleet/core/config";
+import { join } from "node:path";
+import { documentName, type FleetConfig, fleetEnvironment, loadFleetConfig } from "@ftpfleet/core/config";
+import { bundleDocument, DOCUMENT_NAMES } from "@ftpfleet/core/documents/bundle";
 import { lifecycleHooks } from "@ftpfleet/core/hooks";
 import {
+  commandStatusSubscriptionPattern,
   controlPlanePermissions,
   LAMBDA_RUNTIME,
   LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
@@ -10,9 +13,9 @@ import {
   reconcilePermissions,
 } from "./definitions";
 
-/** The DNS half of the control plane: lifecycle events → queue → lifecycle function → Route53,
- * plus a scheduled reconcile. The fleet's group, zone and name come from FTPFLEET_* variables at
- * deploy time and are validated exactly as the functions validate them. */
+/** The control plane: lifecycle and command-status events → queue → lifecycle function → Route53,
+ * Auto Scaling and SSM, plus a scheduled reconcile. The fleet's group, zone, name and bucket come
+ * from FTPFLEET_* variables at deploy time and are validated exactly as the functions validate them. */
 export function controlPlaneStack() {
   const config = loadFleetConfig({
     FTPFLEET_OWNER_ID: `${$app.name}-${$app.stage}`
@@ -24,6 +27,7 @@ export function controlPlaneStack() {
   const partition = aws.getPartitionOutput().partition;
   const region = aws.getRegionOutput().region;
   const account = aws.getCallerIdentityOutput().accountId;
+  const busArn = $interpolate`arn:${partition}:events:${region}:${account}:event-bus/default`;
 
   const deadLetters = new sst.aws.Queue("LifecycleDeadLetters", {
     transform: { queue: { messageRetentionSeconds: 14 * 24 * 3600, sqsManagedSseEnabled: true } },
@@ -33,15 +37,15 @@ export function controlPlaneStack() {
     dlq: { queue: deadLetters.arn, retry: lifecycleQueueSettings.maxReceiveCount },
     transform: { queue: { sqsManagedSseEnabled: true } },
   });
-  sst.aws.Bus.subscribeQueue(
-    "LifecycleEvents",
-    $interpolate`arn:${partition}:events:${region}:${account}:event-bus/default`,
-    queue,
-    { pattern: lifecycleSubscriptionPattern(config.asgName) },
-  );
+  sst.aws.Bus.subscribeQueue("LifecycleEvents", busArn, queue, {
+    pattern: lifecycleSubscriptionPattern(config.asgName),
+  });
+  // With a bucket, new instances are provisioned by SSM documents before they serve.
+  const provisioning = config.bucket ? provisioningStack(config, queue, busArn) : undefined;
 
   const environment = {
     ...fleetEnvironment(config),
+    ...(provisioning ? { FTPFLEET_OUTPUT_BUCKET: provisioning.outputBucket } : {}),
     FTPFLEET_LIFECYCLE_QUEUE_URL: queue.url,
     LOG_LEVEL: "info",
   };
@@ -105,5 +109,32 @@ export function controlPlaneStack() {
     });
   }
 
-  return { lifecycleQueue: queue.url, deadLetters: deadLetters.url, recordName: config.recordName };
+  return {
+    lifecycleQueue: queue.url,
+    deadLetters: deadLetters.url,
+    recordName: config.recordName,
+    ...(provisioning ? { commandOutput: provisioning.outputBucket } : {}),
+  };
+}
+
+/** The SSM documents (scripts bundled in), the bucket their full outputs go to (SSM keeps only
+ * 24,000 characters inline), and the route of their status-change events to the lifecycle queue. */
+function provisioningStack(config: FleetConfig, queue: sst.aws.Queue, busArn: $util.Output<string>) {
+  const output = new sst.aws.Bucket("CommandOutput");
+  new aws.s3.BucketLifecycleConfigurationV2("CommandOutputExpiry", {
+    bucket: output.name,
+    rules: [{ id: "expire", status: "Enabled", filter: {}, expiration: { days: 30 } }],
+  });
+  for (const name of DOCUMENT_NAMES) {
+    new aws.ssm.Document(`Document-${name}`, {
+      name: documentName(config, name),
+      documentType: "Command",
+      documentFormat: "JSON",
+      content: JSON.stringify(bundleDocument(name, join(process.cwd(), "documents"))),
+    });
+  }
+  sst.aws.Bus.subscribeQueue("CommandStatus", busArn, queue, {
+    pattern: commandStatusSubscriptionPattern(config),
+  });
+  return { outputBucket: output.name };
 }

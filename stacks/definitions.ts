@@ -1,5 +1,9 @@
-import type { FleetConfig } from "@ftpfleet/core/config";
-import { lifecycleEventPattern } from "@ftpfleet/core/events/patterns";
+import { documentName, type FleetConfig } from "@ftpfleet/core/config";
+import {
+  commandStatusPattern,
+  type EventPattern,
+  lifecycleEventPattern,
+} from "@ftpfleet/core/events/patterns";
 
 /** The control plane's infrastructure as plain data: what the stack deploys, and what tests check
  * (SST components themselves cannot be instantiated offline). */
@@ -19,8 +23,16 @@ export const lifecycleQueueSettings = {
   maximumConcurrency: 2,
 } as const;
 
+export function commandStatusSubscriptionPattern(config: FleetConfig) {
+  return asSubscription(commandStatusPattern(config));
+}
+
 export function lifecycleSubscriptionPattern(asgName: string) {
-  const pattern = lifecycleEventPattern(asgName);
+  return asSubscription(lifecycleEventPattern(asgName));
+}
+
+/** SST spells EventBridge's "detail-type" as detailType. */
+function asSubscription(pattern: EventPattern) {
   return {
     source: pattern.source as string[],
     detailType: pattern["detail-type"] as string[],
@@ -89,6 +101,32 @@ export function controlPlanePermissions(config: FleetConfig, scope: PermissionSc
       ],
     },
     { actions: ["sqs:SendMessage"], resources: [scope.queueArn] },
+    ...(config.bucket ? commandPermissions(config, scope) : []),
+  ];
+}
+
+/** Run the fleet's own provision and drain documents, on the fleet's own instances only. */
+function commandPermissions(
+  config: FleetConfig,
+  { partition, region, account }: PermissionScope,
+): Permission[] {
+  const documents = (["provision", "drain"] as const).map(
+    (name) => `arn:${partition}:ssm:${region}:${account}:document/${documentName(config, name)}`,
+  );
+  return [
+    { actions: ["ssm:SendCommand"], resources: documents },
+    {
+      actions: ["ssm:SendCommand"],
+      resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
+      conditions: [
+        {
+          test: "StringEquals",
+          variable: "ssm:resourceTag/aws:autoscaling:groupName",
+          values: [config.asgName],
+        },
+      ],
+    },
+    { actions: ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation"], resources: ["*"] },
   ];
 }
 

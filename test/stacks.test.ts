@@ -1,4 +1,6 @@
 import { MAX_DELAY_SECONDS } from "@ftpfleet/core/adapters/deferred-queue";
+import { readDocument } from "@ftpfleet/core/documents/bundle";
+import { commandStatusPattern, matchesPattern } from "@ftpfleet/core/events/patterns";
 import { lifecycleHooks } from "@ftpfleet/core/hooks";
 import { describe, expect, it } from "vitest";
 import {
@@ -19,13 +21,33 @@ const scope = {
 
 describe("control plane permissions", () => {
   const config = testConfig();
+  const provisioned = testConfig({ FTPFLEET_BUCKET: "ftpfleet-files", FTPFLEET_BUCKET_REGION: "eu-west-1" });
   const statements = controlPlanePermissions(config, scope);
 
-  it("grant no wildcard actions, and resource '*' only to Describe calls", () => {
-    for (const s of statements) {
+  it("grant no wildcard actions, and resource '*' only to read-only calls", () => {
+    for (const s of [...statements, ...controlPlanePermissions(provisioned, scope)]) {
       expect(s.actions.every((a) => !a.includes("*"))).toBe(true);
-      if (s.resources.includes("*")) expect(s.actions.every((a) => a.includes(":Describe"))).toBe(true);
+      if (s.resources.includes("*")) expect(s.actions.every((a) => /:(Describe|Get)/.test(a))).toBe(true);
     }
+  });
+
+  it("run only the fleet's own provision and drain documents, only on the fleet's instances", () => {
+    expect(statements.flatMap((s) => s.actions).some((a) => a.startsWith("ssm:"))).toBe(false);
+    const send = controlPlanePermissions(provisioned, scope).filter((s) =>
+      s.actions.includes("ssm:SendCommand"),
+    );
+    expect(send.flatMap((s) => s.resources)).toEqual([
+      "arn:aws:ssm:eu-west-1:123456789012:document/test-provision",
+      "arn:aws:ssm:eu-west-1:123456789012:document/test-drain",
+      "arn:aws:ec2:eu-west-1:123456789012:instance/*",
+    ]);
+    expect(send[1]?.conditions).toEqual([
+      {
+        test: "StringEquals",
+        variable: "ssm:resourceTag/aws:autoscaling:groupName",
+        values: ["ftpfleet-test"],
+      },
+    ]);
   });
 
   it("limit record changes to the fleet's A records in its zone, created or deleted", () => {
@@ -83,6 +105,12 @@ describe("lifecycle hooks", () => {
     expect(terminate.heartbeatTimeoutSeconds).toBeGreaterThan(Math.min(drain, MAX_DELAY_SECONDS));
     expect(Math.min(48 * 3600, 100 * terminate.heartbeatTimeoutSeconds)).toBeGreaterThan(drain);
     expect(launch.defaultResult).toBe("ABANDON");
+    // Provisioning ends by its own step timeouts (and waiting for the agent by its own) before the launch hook expires.
+    const provisionSeconds = readDocument("provision").mainSteps.reduce(
+      (sum, step) => sum + step.inputs.timeoutSeconds,
+      0,
+    );
+    expect(launch.heartbeatTimeoutSeconds).toBeGreaterThan(provisionSeconds + 600);
     expect(terminate.defaultResult).toBe("CONTINUE");
   });
 });
@@ -104,5 +132,21 @@ describe("lifecycle queue", () => {
       detailType: ["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"],
       detail: { AutoScalingGroupName: ["ftpfleet-test"] },
     });
+  });
+});
+
+describe("command status subscription", () => {
+  it("routes only the end of this fleet's provision and drain runs", () => {
+    const pattern = commandStatusPattern({ ownerId: "test" });
+    const event = (document: string, status: string) => ({
+      source: "aws.ssm",
+      "detail-type": "EC2 Command Invocation Status-change Notification",
+      detail: { "document-name": document, status },
+    });
+    expect(matchesPattern(event("test-provision", "Success"), pattern)).toBe(true);
+    expect(matchesPattern(event("test-drain", "TimedOut"), pattern)).toBe(true);
+    expect(matchesPattern(event("test-provision", "InProgress"), pattern)).toBe(false);
+    expect(matchesPattern(event("prod-provision", "Success"), pattern)).toBe(false);
+    expect(matchesPattern(event("AWS-RunShellScript", "Failed"), pattern)).toBe(false);
   });
 });
