@@ -98,7 +98,7 @@ export class SimulatedAutoScaling {
     const member = this.members.get(instanceId);
     const instance = this.ec2.instances.get(instanceId);
     if (!member || !instance) throw new Error(`no instance ${instanceId} in the group`);
-    instance.state = "stopped";
+    this.ec2.setState(instanceId, "stopped");
     member.healthStatus = "Unhealthy";
     if (!LEAVING.test(member.lifecycleState)) this.#beginTermination(member);
     this.#balance();
@@ -161,7 +161,7 @@ export class SimulatedAutoScaling {
   #terminated(member: GroupMember): void {
     this.members.delete(member.instanceId);
     const instance = this.ec2.instances.get(member.instanceId);
-    if (instance) instance.state = "terminated";
+    if (instance) this.ec2.setState(member.instanceId, "terminated");
   }
 
   #startAction(

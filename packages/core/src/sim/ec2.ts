@@ -34,6 +34,7 @@ export class SimulatedEc2 {
   readonly faults = new Faults();
   readonly instances = new Map<string, SimulatedInstance>();
   #launched = 0;
+  readonly #listeners: ((instance: SimulatedInstance) => void)[] = [];
 
   constructor(
     readonly clock: Clock,
@@ -51,7 +52,25 @@ export class SimulatedEc2 {
       launchedAt: this.clock.now(),
     };
     this.instances.set(instanceId, instance);
+    this.#notify(instance);
     return instance;
+  }
+
+  /** Changes an instance's state, as the instance (crash) or the group (terminate) would. */
+  setState(instanceId: string, state: SimulatedInstance["state"]): void {
+    const instance = this.instances.get(instanceId);
+    if (!instance || instance.state === state) return;
+    instance.state = state;
+    this.#notify(instance);
+  }
+
+  /** Called on every launch and state change: local mode creates and removes the real instance. */
+  watch(listener: (instance: SimulatedInstance) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #notify(instance: SimulatedInstance): void {
+    for (const listener of this.#listeners) listener(instance);
   }
 
   client(): EC2Client {

@@ -3,6 +3,7 @@ import { sqsDeferredQueue } from "../adapters/deferred-queue";
 import { ec2Instances } from "../adapters/ec2";
 import { route53RecordStore } from "../adapters/route53";
 import { ssmCommands } from "../adapters/ssm";
+import type { Clock } from "../clock";
 import { documentName, type FleetConfig } from "../config";
 import { DOCUMENT_NAMES, readDocument } from "../documents/bundle";
 import { commandStatusPattern, lifecycleEventPattern, matchesPattern } from "../events/patterns";
@@ -16,9 +17,10 @@ import { SimulatedQueue } from "./queue";
 import { SimulatedRoute53, type ThrottleSettings } from "./route53";
 import { type CommandExecutor, SimulatedSsm, type SsmSettings, succeedsAfter } from "./ssm";
 
-export interface SimulationOptions {
+export interface SimulationOptions<C extends Clock = SimulatedClock> {
   config: FleetConfig;
-  clock?: SimulatedClock;
+  /** Simulated time by default; local mode runs the same simulation in real time. */
+  clock?: C;
   zoneName?: string;
   throttle?: ThrottleSettings;
   group?: Partial<GroupSettings>;
@@ -40,8 +42,8 @@ export const ROUTE53_RATE: ThrottleSettings = { requestsPerSecond: 5, burst: 5 }
 /** The AWS side of the fleet, simulated: one account with an Auto Scaling group, its EC2 instances
  * and their SSM agents, a hosted zone, and the default event bus routing the fleet's lifecycle and
  * command-status events to the lifecycle queue. */
-export class SimulatedAws {
-  readonly clock: SimulatedClock;
+export class SimulatedAws<C extends Clock = SimulatedClock> {
+  readonly clock: C;
   readonly ec2: SimulatedEc2;
   readonly autoscaling: SimulatedAutoScaling;
   readonly route53: SimulatedRoute53;
@@ -50,10 +52,10 @@ export class SimulatedAws {
   /** Every event published on the bus, routed or not. */
   readonly published: EventBridgeEvent[] = [];
 
-  constructor(readonly options: SimulationOptions) {
+  constructor(readonly options: SimulationOptions<C>) {
     const { config } = options;
     const latency = options.apiLatencyMs ?? 0;
-    this.clock = options.clock ?? new SimulatedClock();
+    this.clock = options.clock ?? (new SimulatedClock() as Clock as C);
     this.ec2 = new SimulatedEc2(this.clock, options.addresses);
     this.route53 = options.route53 ?? new SimulatedRoute53(this.clock, options.throttle);
     if (!this.route53.hasZone(config.hostedZoneId)) {
