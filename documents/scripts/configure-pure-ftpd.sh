@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# ftpfleet provisioning step: write pure-ftpd's configuration and (on AWS) (re)start it as the
+# systemd unit ftpfleet-pure-ftpd. Virtual users only (puredb), no anonymous access, everyone
+# chrooted into a home that apply-users.sh builds, passive mode on the instance's own address.
+#
+# Targets Debian 12 and Ubuntu 24.04. Run as root by SSM Run Command (schema 2.2, ENV_VAR
+# interpolation); parameters arrive as SSM_<Name> variables and are checked again here.
+#   SSM_PassivePorts   e.g. 30000:30099 (the range the security group opens)
+#   SSM_PublicAddress  IPv4 advertised for passive data connections; empty: ask instance
+#                      metadata (IMDSv2) for the public IPv4, else the private one
+#   SSM_TlsMode        off | optional | required (required: control and data channels encrypted);
+#                      optional/required need the operator's PEM (key + certificate) at
+#                      /etc/ftpfleet/tls/pure-ftpd.pem
+#   FTPFLEET_ROOT      sandbox prefix for every instance path; empty on AWS. When set, systemd is
+#                      not touched: whoever runs the sandbox starts the command line in `args`.
+# Needs $FTPFLEET_ROOT/etc/ftpfleet/account (install-packages.sh).
+# Writes under $FTPFLEET_ROOT/etc/ftpfleet/pure-ftpd/: args (the daemon's command line, one
+# argument per line), pureftpd.passwd + pureftpd.pdb (created empty if missing); on AWS also
+# /etc/systemd/system/ftpfleet-pure-ftpd.service.
+# Exit: 0 configured (and restarted), 1 failure, 2 invalid parameter (nothing changed).
+set -euo pipefail
+
+invalid() {
+  echo "invalid parameter $1: $2" >&2
+  exit 2
+}
+fail() {
+  echo "configure-pure-ftpd: $*" >&2
+  exit 1
+}
+is_ipv4() {
+  local IFS=. octet
+  [[ "$1" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || return 1
+  for octet in $1; do ((10#$octet <= 255)) || return 1; done
+}
+
+ports="${SSM_PassivePorts:-}"
+address="${SSM_PublicAddress:-}"
+tls="${SSM_TlsMode:-}"
+root="${FTPFLEET_ROOT:-}"
+[[ "$ports" =~ ^([0-9]{4,5}):([0-9]{4,5})$ ]] || invalid PassivePorts "expected LOW:HIGH, e.g. 30000:30099"
+low="${BASH_REMATCH[1]}"
+high="${BASH_REMATCH[2]}"
+((10#$low >= 1024 && 10#$low <= 10#$high && 10#$high <= 65535)) ||
+  invalid PassivePorts "expected 1024 <= LOW <= HIGH <= 65535"
+[[ -z "$address" ]] || is_ipv4 "$address" || invalid PublicAddress "expected empty or an IPv4 address"
+[[ "$tls" =~ ^(off|optional|required)$ ]] || invalid TlsMode "expected off, optional or required"
+[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
+
+conf="$root/etc/ftpfleet/pure-ftpd"
+pem="$root/etc/ftpfleet/tls/pure-ftpd.pem"
+account_file="$root/etc/ftpfleet/account"
+[[ -r "$account_file" ]] || fail "missing $account_file (run install-packages first)"
+read -r _ uid _ <"$account_file"
+[[ "$uid" =~ ^[0-9]{1,9}$ ]] || fail "malformed $account_file"
+
+# A build from source (build-pure-ftpd.sh) lands in /usr/local and wins over the distro package.
+find_program() {
+  local dir
+  for dir in "$root/usr/local/sbin" "$root/usr/local/bin" /usr/sbin /usr/bin; do
+    if [[ -x "$dir/$1" ]]; then
+      printf '%s\n' "$dir/$1"
+      return 0
+    fi
+  done
+  fail "$1 is not installed"
+}
+
+if [[ -z "$address" ]]; then
+  imds=http://169.254.169.254/latest
+  token="$(curl -fsS --max-time 2 -X PUT "$imds/api/token" \
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' 2>/dev/null || true)"
+  [[ -n "$token" ]] || fail "PublicAddress is empty and instance metadata (IMDSv2) is unreachable"
+  for item in public-ipv4 local-ipv4; do
+    address="$(curl -fsS --max-time 2 -H "X-aws-ec2-metadata-token: $token" \
+      "$imds/meta-data/$item" 2>/dev/null || true)"
+    is_ipv4 "$address" && break
+    address=""
+  done
+  [[ -n "$address" ]] || fail "instance metadata has no IPv4 address for this instance"
+fi
+
+# The layout apply-users.sh last applied decides the binary: only the opt-in symlink layout
+# needs virtualchroot, which follows links out of the chroot.
+layout="$(cat "$conf/layout" 2>/dev/null || echo bind)"
+if [[ "$layout" == symlink ]]; then
+  daemon="$(find_program pure-ftpd-virtualchroot)"
+else
+  daemon="$(find_program pure-ftpd)"
+fi
+pure_pw="$(find_program pure-pw)"
+
+args=(
+  "$daemon"
+  --bind "0.0.0.0,21"
+  --noanonymous
+  --login "puredb:$conf/pureftpd.pdb"
+  --chrooteveryone
+  --dontresolve
+  --nochmod
+  --minuid "$uid"
+  --passiveportrange "$low:$high"
+  --forcepassiveip "$address"
+)
+case "$tls" in
+  off) ;;
+  optional | required)
+    [[ -r "$pem" ]] || fail "TlsMode=$tls needs a PEM with key and certificate at $pem"
+    if ! grep -q 'PRIVATE KEY-----' "$pem" || ! grep -q 'BEGIN CERTIFICATE-----' "$pem"; then
+      fail "$pem must hold both a private key and a certificate"
+    fi
+    if [[ "$tls" == optional ]]; then level=1; else level=3; fi
+    args+=(--tls "$level" --certfile "$pem")
+    ;;
+esac
+
+install -d -m 0755 "$conf" "$root/run/ftpfleet"
+if [[ ! -e "$conf/pureftpd.passwd" ]]; then
+  install -m 0600 /dev/null "$conf/pureftpd.passwd"
+fi
+if [[ ! -e "$conf/pureftpd.pdb" ]]; then
+  "$pure_pw" mkdb "$conf/pureftpd.pdb" -f "$conf/pureftpd.passwd" >/dev/null
+fi
+tmp="$(mktemp "$conf/args.XXXXXX")"
+printf '%s\n' "${args[@]}" >"$tmp"
+chmod 0644 "$tmp"
+mv -f "$tmp" "$conf/args"
+echo "pure-ftpd: $daemon, passive $low-$high on $address, TLS $tls"
+
+if [[ -n "$root" ]]; then
+  echo "sandbox ($root): not touching systemd; the command line is in $conf/args"
+  exit 0
+fi
+
+unit=/etc/systemd/system/ftpfleet-pure-ftpd.service
+cat >"$unit.tmp" <<UNIT
+[Unit]
+Description=ftpfleet FTP server (pure-ftpd, virtual users, files in S3)
+Wants=network-online.target
+After=network-online.target remote-fs.target
+RequiresMountsFor=/mnt/ftpfleet/bucket
+
+[Service]
+Type=simple
+# The command line lives in one file, shared with the local sandbox's runner.
+ExecStart=/bin/bash -c 'mapfile -t args </etc/ftpfleet/pure-ftpd/args && exec "\$\${args[@]}"'
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+mv -f "$unit.tmp" "$unit"
+systemctl daemon-reload
+systemctl enable ftpfleet-pure-ftpd.service >/dev/null
+systemctl restart ftpfleet-pure-ftpd.service
+echo "ftpfleet-pure-ftpd.service (re)started"

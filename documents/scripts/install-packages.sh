@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# ftpfleet provisioning step: install s3fs and (from the distribution) pure-ftpd, and make sure
+# the distribution's own FTP daemon stays off — ftpfleet runs its own (ftpfleet-pure-ftpd).
+#
+# Targets Debian 12 and Ubuntu 24.04. Run as root by SSM Run Command (document schema 2.2,
+# interpolationType ENV_VAR): parameters arrive as SSM_<Name> variables and are checked again here.
+#   SSM_PureFtpdSource  distro | build   (build: pure-ftpd comes from build-pure-ftpd.sh instead)
+#   FTPFLEET_ROOT       sandbox prefix for every instance path; empty on AWS.
+# Writes: $FTPFLEET_ROOT/etc/ftpfleet/account ("name uid gid" of the account FTP users map to).
+# Exit: 0 done, 1 failure, 2 invalid parameter (nothing changed).
+set -euo pipefail
+
+invalid() {
+  echo "invalid parameter $1: $2" >&2
+  exit 2
+}
+
+source_kind="${SSM_PureFtpdSource:-}"
+[[ "$source_kind" =~ ^(distro|build)$ ]] || invalid PureFtpdSource "expected distro or build"
+root="${FTPFLEET_ROOT:-}"
+[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
+
+account=ftpfleet
+# The sandbox never touches the host's accounts: its files belong to a fixed, unused uid/gid.
+sandbox_id=2121
+
+packages=(s3fs fuse3 jq curl ca-certificates procps psmisc util-linux iproute2)
+[[ "$source_kind" == distro ]] && packages+=(pure-ftpd)
+
+installed() {
+  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
+}
+
+missing=()
+for pkg in "${packages[@]}"; do
+  installed "$pkg" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} > 0)); then
+  # pure-ftpd pulls an inetd and would start daemons during the install: refuse every service
+  # start until we are done, and put back any policy-rc.d that was already there.
+  policy=/usr/sbin/policy-rc.d
+  backup=""
+  if [[ -e "$policy" ]]; then
+    backup="$(mktemp "$policy.ftpfleet.XXXXXX")"
+    cp -p "$policy" "$backup"
+  fi
+  restore_policy() {
+    if [[ -n "$backup" ]]; then mv -f "$backup" "$policy"; else rm -f "$policy"; fi
+  }
+  trap restore_policy EXIT
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 0755 "$policy"
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  restore_policy
+  trap - EXIT
+else
+  echo "packages already installed: ${packages[*]}"
+fi
+
+if [[ -z "$root" ]]; then
+  # We run our own unit; the distribution's daemon (standalone or via inetd) must not hold :21.
+  if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    systemctl disable --now pure-ftpd.service >/dev/null 2>&1 || true
+    systemctl mask pure-ftpd.service >/dev/null 2>&1 || true
+  fi
+  if [[ -f /etc/inetd.conf ]] && grep -qE '^[^#]*pure-ftpd' /etc/inetd.conf; then
+    sed -i -E 's/^([^#]*pure-ftpd)/#ftpfleet-disabled# \1/' /etc/inetd.conf
+  fi
+  if ! getent passwd "$account" >/dev/null; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin "$account"
+  fi
+  uid="$(id -u "$account")"
+  gid="$(id -g "$account")"
+else
+  echo "sandbox ($root): host services and accounts left alone"
+  uid="$sandbox_id"
+  gid="$sandbox_id"
+fi
+
+install -d -m 0755 "$root/etc/ftpfleet"
+printf '%s %s %s\n' "$account" "$uid" "$gid" >"$root/etc/ftpfleet/account"
+echo "account: $account uid=$uid gid=$gid"

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# ftpfleet provisioning step: mount the bucket with s3fs at /mnt/ftpfleet/bucket, with options
+# that never serve stale or truncated files, and record the mount in fstab for reboots.
+#
+# Targets Debian 12 and Ubuntu 24.04. Run as root by SSM Run Command (schema 2.2, ENV_VAR
+# interpolation); parameters arrive as SSM_<Name> variables and are checked again here.
+#   SSM_BucketName    S3 bucket name
+#   SSM_BucketRegion  e.g. eu-west-1
+#   SSM_S3Endpoint    empty on AWS (instance role credentials); http(s)://host[:port] for an
+#                     S3-compatible server: path-style requests, keys from
+#                     $FTPFLEET_ROOT/etc/ftpfleet/s3fs.passwd (supplied by whoever runs it)
+#   FTPFLEET_ROOT     sandbox prefix for every instance path; empty on AWS.
+# Needs $FTPFLEET_ROOT/etc/ftpfleet/account (install-packages.sh).
+# Writes: the fstab line in $FTPFLEET_ROOT/etc/fstab; the mount itself.
+# Exit: 0 mounted (or already was), 1 failure, 2 invalid parameter (nothing changed).
+set -euo pipefail
+
+invalid() {
+  echo "invalid parameter $1: $2" >&2
+  exit 2
+}
+fail() {
+  echo "mount-bucket: $*" >&2
+  exit 1
+}
+
+bucket="${SSM_BucketName:-}"
+region="${SSM_BucketRegion:-}"
+endpoint="${SSM_S3Endpoint:-}"
+root="${FTPFLEET_ROOT:-}"
+[[ "$bucket" =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ && "$bucket" != *..* ]] ||
+  invalid BucketName "expected an S3 bucket name"
+[[ "$region" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$ ]] || invalid BucketRegion "expected e.g. eu-west-1"
+[[ -z "$endpoint" || "$endpoint" =~ ^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$ ]] ||
+  invalid S3Endpoint "expected empty or http(s)://host[:port]"
+[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
+
+mnt="$root/mnt/ftpfleet/bucket"
+fstab="$root/etc/fstab"
+account_file="$root/etc/ftpfleet/account"
+
+[[ -r "$account_file" ]] || fail "missing $account_file (run install-packages first)"
+read -r _ uid gid <"$account_file"
+[[ "$uid" =~ ^[0-9]{1,9}$ && "$gid" =~ ^[0-9]{1,9}$ ]] || fail "malformed $account_file"
+command -v s3fs >/dev/null || fail "s3fs is not installed"
+
+# Version-dependent options: 1.92 and later cache "no such object" answers unless told not to;
+# 1.90 does not know the option and refuses to mount with it.
+version="$(s3fs --version 2>/dev/null | sed -nE 's/.*V([0-9]+)\.([0-9]+).*/\1 \2/p' | head -n 1)"
+read -r major minor <<<"$version" || true
+[[ "${major:-}" =~ ^[0-9]+$ && "${minor:-}" =~ ^[0-9]+$ ]] || fail "cannot read the s3fs version"
+
+# The safe row of the design's cache table: stat cache for one second, no kernel attribute,
+# entry or negative caching, no data cache. allow_other + uid/gid/umask let the FTP users'
+# account read and write; root-only access would hide everything from pure-ftpd's sessions.
+options="_netdev,allow_other,uid=$uid,gid=$gid,umask=0002,mp_umask=0022"
+options+=",stat_cache_expire=1,attr_timeout=0,entry_timeout=0,negative_timeout=0"
+options+=",endpoint=$region,retries=5"
+if ((major > 1 || (major == 1 && minor >= 92))); then
+  options+=",disable_noobj_cache"
+fi
+if [[ -n "$endpoint" ]]; then
+  passwd_file="$root/etc/ftpfleet/s3fs.passwd"
+  [[ -r "$passwd_file" ]] || fail "S3Endpoint is set but $passwd_file is missing"
+  options+=",url=$endpoint,use_path_request_style,passwd_file=$passwd_file"
+else
+  options+=",iam_role=auto,url=https://s3.$region.amazonaws.com"
+fi
+
+# fstab: replace our line (matched by mount point), keep everything else.
+line="$bucket $mnt fuse.s3fs $options 0 0"
+install -d -m 0755 "$(dirname "$fstab")"
+touch "$fstab"
+tmp="$(mktemp "$fstab.XXXXXX")"
+awk -v mnt="$mnt" '$2 != mnt' "$fstab" >"$tmp"
+printf '%s\n' "$line" >>"$tmp"
+chmod 0644 "$tmp"
+mv -f "$tmp" "$fstab"
+
+if mountpoint -q "$mnt"; then
+  if ls "$mnt" >/dev/null 2>&1; then
+    echo "already mounted: $bucket at $mnt"
+    exit 0
+  fi
+  # A dead FUSE mount ("transport endpoint is not connected"): clear it and mount again.
+  echo "stale mount at $mnt; remounting" >&2
+  fusermount -u "$mnt" 2>/dev/null || umount -l "$mnt"
+fi
+
+mkdir -p "$mnt"
+# s3fs checks the bucket before it detaches, so a failure here is a real one.
+s3fs "$bucket" "$mnt" -o "${options#_netdev,}" || fail "s3fs could not mount $bucket"
+for _ in $(seq 1 50); do
+  mountpoint -q "$mnt" && break
+  sleep 0.1
+done
+mountpoint -q "$mnt" || fail "s3fs started but $mnt is not a mount point"
+echo "mounted $bucket at $mnt (s3fs $major.$minor)"
