@@ -1,0 +1,69 @@
+// The slice of s3rver 3.7.1 (CommonJS, untyped) that the local S3 server uses.
+declare module "s3rver" {
+  import type { AddressInfo } from "node:net";
+
+  class S3rver {
+    constructor(options: S3rver.Options);
+    store: S3rver.FilesystemStore;
+    /** Koa's middleware stack, composed when the server starts listening. */
+    middleware: S3rver.Middleware[];
+    run(): Promise<AddressInfo>;
+    close(): Promise<void>;
+  }
+
+  namespace S3rver {
+    interface Options {
+      address?: string;
+      port?: number;
+      directory: string;
+      silent?: boolean;
+      resetOnClose?: boolean;
+      vhostBuckets?: boolean;
+      configureBuckets?: { name: string }[];
+    }
+
+    interface ListOptions {
+      delimiter?: string;
+      startAfter?: string;
+      prefix?: string;
+      maxKeys?: number;
+    }
+
+    interface ListResult {
+      objects: { key: string }[];
+      commonPrefixes: string[];
+      isTruncated: boolean;
+    }
+
+    interface FilesystemStore {
+      rootDirectory: string;
+      listObjects(bucket: string, options: ListOptions): Promise<ListResult>;
+      getObject(
+        bucket: string,
+        key: string,
+        range?: { start: number; end: number },
+      ): Promise<{ content: NodeJS.ReadableStream } | null>;
+      putPart(
+        bucket: string,
+        uploadId: string,
+        partNumber: number,
+        content: NodeJS.ReadableStream,
+      ): Promise<{ size: number; md5: string }>;
+    }
+
+    /** Koa's context, as far as the harness's middleware uses it. */
+    interface Context {
+      method: string;
+      path: string;
+      query: Record<string, string | string[] | undefined>;
+      headers: Record<string, string | string[] | undefined>;
+      status: number;
+      type: string;
+      body: unknown;
+    }
+
+    type Middleware = (ctx: Context, next: () => Promise<void>) => Promise<void>;
+  }
+
+  export = S3rver;
+}

@@ -1,0 +1,45 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { OwnedProcess } from "./processes";
+
+/**
+ * Everything the harness creates lives under this prefix (fixed, so a later run can find what a
+ * crashed one left): one `world-<network id>` directory per running world.
+ */
+export const harnessPrefix = "/tmp/ftpfleet-local";
+
+/** What a world has created, written before each step that creates more, for `cleanupLeftovers`. */
+export interface WorldState {
+  /** The node process that owns the world; while it lives, cleanup leaves the world alone. */
+  ownerPid: number;
+  networkId: number;
+  bridge: string;
+  namespaces: string[];
+  processes: OwnedProcess[];
+}
+
+export const stateFile = (worldDir: string) => join(worldDir, "state.json");
+
+export function writeState(worldDir: string, state: WorldState): void {
+  mkdirSync(worldDir, { recursive: true });
+  const file = stateFile(worldDir);
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
+}
+
+export function readState(worldDir: string): WorldState | undefined {
+  const file = stateFile(worldDir);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as WorldState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function worldDirs(): string[] {
+  if (!existsSync(harnessPrefix)) return [];
+  return readdirSync(harnessPrefix, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && entry.name.startsWith("world-"))
+    .map((entry) => join(harnessPrefix, entry.name));
+}

@@ -1,0 +1,361 @@
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "../log";
+import { createLogger } from "../log";
+import { type CommandResult, runChecked, runCommand } from "./exec";
+import { openFtpSession } from "./ftp-probe";
+import { unmountAll } from "./mounts";
+import {
+  createNamespace,
+  createNetwork,
+  deleteNamespace,
+  deleteNetwork,
+  type InstanceNamespace,
+  type LocalNetwork,
+} from "./netns";
+import { type OwnedProcess, processesIn, sleep, stopProcess } from "./processes";
+import { type LocalS3Server, localS3Credentials, type S3RequestRecord, startLocalS3 } from "./s3-server";
+import { harnessPrefix, type WorldState, writeState } from "./state";
+
+/** The provisioning scripts that SSM documents carry, as files in the repository. */
+export const scriptsDir = fileURLToPath(new URL("../../../../documents/scripts/", import.meta.url));
+
+export type DataPlaneScript =
+  | "install-packages"
+  | "build-pure-ftpd"
+  | "mount-bucket"
+  | "configure-pure-ftpd"
+  | "apply-users"
+  | "drain";
+
+export interface ScriptRun extends CommandResult {
+  script: string;
+}
+
+export type TlsMode = "off" | "optional" | "required";
+
+export interface ProvisionOptions {
+  pureFtpdSource?: "distro" | "build";
+  passivePorts?: string;
+  tlsMode?: TlsMode;
+  /** Skip apply-users (e.g. no manifest in the bucket yet). */
+  applyUsers?: boolean;
+  usersManifestKey?: string;
+  /** Extra environment for every step (e.g. FTPFLEET_PUREFTPD_SOURCE_URL). */
+  env?: Record<string, string>;
+}
+
+export interface ProvisionReport {
+  /** Milliseconds per step, in order. */
+  steps: { script: string; ms: number }[];
+  /** From the first step to pure-ftpd greeting on port 21. */
+  totalMs: number;
+}
+
+export interface LocalWorldOptions {
+  bucket?: string;
+  region?: string;
+  logger?: Logger;
+  /** Sees every request the local S3 server receives. */
+  onS3Request?: (request: S3RequestRecord) => void;
+}
+
+/**
+ * A local S3 server plus instances that are network namespaces on one bridge. Everything it
+ * creates is recorded in `<harnessPrefix>/world-<id>/state.json` before it exists, so
+ * `cleanupLeftovers()` can remove what a crashed run left.
+ */
+export class LocalWorld {
+  readonly instances: LocalInstance[] = [];
+  private readonly state: WorldState;
+
+  private constructor(
+    readonly dir: string,
+    readonly network: LocalNetwork,
+    readonly s3: LocalS3Server,
+    readonly bucket: string,
+    readonly region: string,
+    readonly log: Logger,
+  ) {
+    this.state = {
+      ownerPid: process.pid,
+      networkId: network.id,
+      bridge: network.bridge,
+      namespaces: [],
+      processes: [],
+    };
+    writeState(dir, this.state);
+  }
+
+  static async create(options: LocalWorldOptions = {}): Promise<LocalWorld> {
+    const log = options.logger ?? createLogger({ level: "warn" });
+    const bucket = options.bucket ?? "ftpfleet-local";
+    const network = await createNetwork();
+    const dir = join(harnessPrefix, `world-${network.id}`);
+    try {
+      await runCommand("rm", ["-r", "--one-file-system", "-f", dir]);
+      writeState(dir, {
+        ownerPid: process.pid,
+        networkId: network.id,
+        bridge: network.bridge,
+        namespaces: [],
+        processes: [],
+      });
+      const s3 = await startLocalS3({
+        address: network.hostAddress,
+        directory: join(dir, "s3"),
+        buckets: [bucket],
+        ...(options.onS3Request === undefined ? {} : { onRequest: options.onS3Request }),
+      });
+      return new LocalWorld(dir, network, s3, bucket, options.region ?? "us-east-1", log);
+    } catch (error) {
+      await deleteNetwork(network);
+      throw error;
+    }
+  }
+
+  /** A new instance: namespace, sandbox root, and the S3 keys s3fs needs for the local server. */
+  async addInstance(): Promise<LocalInstance> {
+    const index = this.instances.length + 1;
+    const name = `ftpfleet-${this.network.id}-${index}`;
+    this.state.namespaces.push(name);
+    writeState(this.dir, this.state);
+    const namespace = await createNamespace(this.network, index);
+    const root = join(this.dir, `instance-${index}`, "root");
+    mkdirSync(join(root, "etc/ftpfleet"), { recursive: true });
+    writeFileSync(
+      join(root, "etc/ftpfleet/s3fs.passwd"),
+      `${localS3Credentials.accessKeyId}:${localS3Credentials.secretAccessKey}\n`,
+      { mode: 0o600 },
+    );
+    const instance = new LocalInstance(this, index, namespace, root, this.log.child({ instance: name }));
+    this.instances.push(instance);
+    return instance;
+  }
+
+  /** The SSM parameters that point mount-bucket.sh at this world's bucket and S3 server. */
+  mountParameters(): Record<string, string> {
+    return { BucketName: this.bucket, BucketRegion: this.region, S3Endpoint: this.s3.endpoint };
+  }
+
+  /** @internal */
+  recordProcess(owned: OwnedProcess): void {
+    this.state.processes.push(owned);
+    writeState(this.dir, this.state);
+  }
+
+  /** @internal */
+  forgetProcess(pid: number): void {
+    this.state.processes = this.state.processes.filter((owned) => owned.pid !== pid);
+    writeState(this.dir, this.state);
+  }
+
+  /** Stops every instance, the S3 server and the network, and removes the world's directory. */
+  async stop(): Promise<void> {
+    const problems: string[] = [];
+    for (const instance of [...this.instances].reverse()) {
+      problems.push(...(await instance.stop()));
+    }
+    await this.s3.close().catch(() => undefined);
+    await deleteNetwork(this.network);
+    const leftover = await unmountAll(this.dir);
+    if (leftover.length > 0) problems.push(`still mounted: ${leftover.join(", ")}`);
+    else await runCommand("rm", ["-r", "--one-file-system", "-f", this.dir]);
+    if (problems.length > 0) throw new Error(`local world cleanup: ${problems.join("; ")}`);
+  }
+}
+
+export class LocalInstance {
+  private ftpd: OwnedProcess | undefined;
+  private stopped = false;
+
+  /** @internal */
+  constructor(
+    readonly world: LocalWorld,
+    readonly index: number,
+    readonly namespace: InstanceNamespace,
+    /** The instance's FTPFLEET_ROOT. */
+    readonly root: string,
+    private readonly log: Logger,
+  ) {}
+
+  get address(): string {
+    return this.namespace.address;
+  }
+
+  get bucketMount(): string {
+    return join(this.root, "mnt/ftpfleet/bucket");
+  }
+
+  /**
+   * Runs a provisioning script the way the SSM agent would on an instance: as root, with its
+   * parameters as SSM_<Name> variables, in the instance's network. nsenter joins only the
+   * network namespace, so the mounts the script makes are visible to the host (and to tests);
+   * `ip netns exec` would hide them in a private mount namespace.
+   */
+  async runScript(
+    script: DataPlaneScript,
+    parameters: Record<string, string> = {},
+    extraEnv: Record<string, string> = {},
+  ): Promise<ScriptRun> {
+    const result = await this.runScriptFile(join(scriptsDir, `${script}.sh`), parameters, extraEnv);
+    if (script === "mount-bucket" && result.code === 0) await this.recordS3fs();
+    return result;
+  }
+
+  /** `runScript` for a script file anywhere (e.g. a variant made by a test). */
+  async runScriptFile(
+    path: string,
+    parameters: Record<string, string> = {},
+    extraEnv: Record<string, string> = {},
+  ): Promise<ScriptRun> {
+    const env: NodeJS.ProcessEnv = {
+      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      LANG: "C.UTF-8",
+      HOME: "/root",
+      FTPFLEET_ROOT: this.root,
+      ...extraEnv,
+    };
+    for (const [name, value] of Object.entries(parameters)) env[`SSM_${name}`] = value;
+    const result = await runCommand("nsenter", [`--net=${this.namespace.netnsPath}`, "--", "bash", path], {
+      env,
+      timeoutMs: 600_000,
+    });
+    const script = basename(path, ".sh");
+    this.log.debug("script finished", { script, code: result.code, ms: Math.round(result.ms) });
+    return { ...result, script };
+  }
+
+  /** `runScript`, but a non-zero exit throws with the script's output. */
+  async runScriptChecked(
+    script: DataPlaneScript,
+    parameters: Record<string, string> = {},
+    extraEnv: Record<string, string> = {},
+  ): Promise<ScriptRun> {
+    const result = await this.runScript(script, parameters, extraEnv);
+    if (result.code !== 0) {
+      throw new Error(`${script} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+    }
+    return result;
+  }
+
+  /**
+   * The launch provisioning sequence the SSM documents run, then pure-ftpd started the way the
+   * systemd unit would. Throws with the failing step's output.
+   */
+  async provision(options: ProvisionOptions = {}): Promise<ProvisionReport> {
+    const started = performance.now();
+    const steps: ProvisionReport["steps"] = [];
+    const env = options.env ?? {};
+    const step = async (script: DataPlaneScript, parameters: Record<string, string>) => {
+      const result = await this.runScriptChecked(script, parameters, env);
+      steps.push({ script, ms: result.ms });
+    };
+    const source = options.pureFtpdSource ?? "distro";
+    await step("install-packages", { PureFtpdSource: source });
+    await step("mount-bucket", this.world.mountParameters());
+    await step("build-pure-ftpd", { PureFtpdSource: source });
+    await step("configure-pure-ftpd", {
+      PassivePorts: options.passivePorts ?? "30000:30019",
+      PublicAddress: this.address,
+      TlsMode: options.tlsMode ?? "off",
+    });
+    if (options.applyUsers !== false) {
+      await step("apply-users", { UsersManifestKey: options.usersManifestKey ?? ".ftpfleet/users.json" });
+    }
+    await this.restartFtpd();
+    return { steps, totalMs: performance.now() - started };
+  }
+
+  private async recordS3fs(): Promise<void> {
+    for (const { pid, program } of await processesIn(this.namespace.name)) {
+      if (program === "s3fs") this.world.recordProcess({ pid, netns: this.namespace.name, what: "s3fs" });
+    }
+  }
+
+  /**
+   * Starts pure-ftpd with the command line configure-pure-ftpd.sh wrote (the same one the systemd
+   * unit runs on AWS), in the instance's network, and waits for its greeting.
+   */
+  async startFtpd(): Promise<void> {
+    if (this.ftpd !== undefined) return;
+    const argsFile = join(this.root, "etc/ftpfleet/pure-ftpd/args");
+    const args = readFileSync(argsFile, "utf8")
+      .split("\n")
+      .filter((line) => line.length > 0);
+    const runDir = join(this.root, "run/ftpfleet");
+    mkdirSync(runDir, { recursive: true });
+    const logFd = openSync(join(runDir, "pure-ftpd.log"), "a");
+    const child = spawn("nsenter", [`--net=${this.namespace.netnsPath}`, "--", ...args], {
+      detached: true,
+      stdio: ["ignore", logFd, logFd],
+    });
+    closeSync(logFd);
+    const pid = child.pid;
+    if (pid === undefined) throw new Error("pure-ftpd did not start");
+    child.unref();
+    // nsenter execs pure-ftpd in place, so this PID is the daemon's.
+    this.ftpd = { pid, netns: this.namespace.name, what: "pure-ftpd" };
+    this.world.recordProcess(this.ftpd);
+    const exited = new Promise<never>((_resolve, reject) => {
+      child.once("exit", (code) =>
+        reject(new Error(`pure-ftpd exited ${code}; see ${runDir}/pure-ftpd.log`)),
+      );
+    });
+    exited.catch(() => undefined);
+    await Promise.race([this.waitForGreeting(), exited]);
+  }
+
+  private async waitForGreeting(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      try {
+        const session = await openFtpSession(this.address, 21, 1_000);
+        await session.close();
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await sleep(25);
+      }
+    }
+  }
+
+  async stopFtpd(): Promise<void> {
+    if (this.ftpd === undefined) return;
+    await stopProcess(this.ftpd);
+    this.world.forgetProcess(this.ftpd.pid);
+    this.ftpd = undefined;
+  }
+
+  async restartFtpd(): Promise<void> {
+    await this.stopFtpd();
+    await this.startFtpd();
+  }
+
+  /**
+   * Stops pure-ftpd, unmounts everything under the sandbox root (bind mounts first, then s3fs),
+   * deletes the namespace and the root. Returns what it could not undo.
+   */
+  async stop(): Promise<string[]> {
+    if (this.stopped) return [];
+    this.stopped = true;
+    const problems: string[] = [];
+    await this.stopFtpd().catch((error: unknown) => problems.push(String(error)));
+    const leftover = await unmountAll(this.root);
+    if (leftover.length > 0) problems.push(`still mounted: ${leftover.join(", ")}`);
+    // Whatever still runs in the namespace is ours: s3fs after its unmount, stray sessions.
+    for (const { pid, program } of await processesIn(this.namespace.name)) {
+      await stopProcess({ pid, netns: this.namespace.name, what: program });
+      this.world.forgetProcess(pid);
+    }
+    await deleteNamespace(this.namespace.name);
+    if (leftover.length === 0) {
+      await runChecked("rm", ["-r", "--one-file-system", "-f", join(this.root, "..")]).catch(
+        (error: unknown) => problems.push(String(error)),
+      );
+    }
+    return problems;
+  }
+}

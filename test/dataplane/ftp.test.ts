@@ -1,0 +1,185 @@
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { runChecked, runCommand } from "@ftpfleet/core/local/exec";
+import { openFtpSession, probeLogin } from "@ftpfleet/core/local/ftp-probe";
+import type { S3RequestRecord } from "@ftpfleet/core/local/s3-server";
+import { type LocalInstance, LocalWorld } from "@ftpfleet/core/local/world";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  dataPlaneSkip,
+  type FtpLogin,
+  getObject,
+  lftp,
+  putManifest,
+  putObject,
+  s3Client,
+  scratchDir,
+  writeScratch,
+} from "./helpers";
+
+const skip = dataPlaneSkip("ftp.test.ts");
+
+describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => {
+  let world: LocalWorld;
+  let instance: LocalInstance;
+  let s3: S3Client;
+  let alice: FtpLogin;
+  const scratch = scratchDir();
+  const requests: S3RequestRecord[] = [];
+
+  beforeAll(async () => {
+    world = await LocalWorld.create({ onS3Request: (request) => requests.push(request) });
+    s3 = s3Client(world);
+    // Written straight to S3, as operators do: no folder markers, folders two levels deep.
+    await putObject(s3, world, "projects/alpha/readme.txt", "hello from alpha\n");
+    await putManifest(s3, world, [
+      {
+        name: "alice",
+        password: "alice-secret",
+        grants: [
+          { path: "projects/alpha", access: "ro" },
+          { path: "inbox/alice", access: "rw" },
+        ],
+      },
+    ]);
+    instance = await world.addInstance();
+    // A self-signed certificate, as an operator would place at /etc/ftpfleet/tls/pure-ftpd.pem.
+    const pem = join(instance.root, "etc/ftpfleet/tls/pure-ftpd.pem");
+    await runChecked("mkdir", ["-p", join(instance.root, "etc/ftpfleet/tls")]);
+    await runChecked("openssl", [
+      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ftpfleet.test"],
+      ...["-keyout", pem, "-out", pem],
+    ]);
+    await instance.provision({ tlsMode: "optional" });
+    alice = { host: instance.address, user: "alice", password: "alice-secret" };
+  }, 60_000);
+
+  afterAll(async () => {
+    await rm(scratch, { recursive: true, force: true });
+    await world?.stop();
+  }, 60_000);
+
+  it("logs in with a SHA-512 crypt hash in well under a second, and refuses a wrong password", async () => {
+    const ms = await probeLogin(instance.address, "alice", "alice-secret");
+    expect(ms).toBeLessThan(1_000);
+    await expect(probeLogin(instance.address, "alice", "wrong")).rejects.toThrow(/login refused/);
+  });
+
+  it("lists the granted folders as ordinary folders, and a folder stored without markers", async () => {
+    const top = await lftp(alice, ["cls -1"]);
+    expect(top.code, top.stderr).toBe(0);
+    expect(top.stdout.split("\n").filter(Boolean).sort()).toEqual(["inbox/", "projects/"]);
+    const alpha = await lftp(alice, ["cls -1 projects/alpha"]);
+    expect(alpha.stdout).toContain("readme.txt");
+  });
+
+  it("downloads from a read-only grant and refuses uploads there", async () => {
+    const local = join(scratch, "readme.txt");
+    const got = await lftp(alice, [`get projects/alpha/readme.txt -o ${local}`]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(await readFile(local, "utf8")).toBe("hello from alpha\n");
+
+    const file = writeScratch(scratch, "nope.txt", "should not land\n");
+    const put = await lftp(alice, [`put ${file} -o projects/alpha/nope.txt`]);
+    expect(put.code).not.toBe(0);
+    expect(await getObject(s3, world, "projects/alpha/nope.txt")).toBeUndefined();
+  });
+
+  it("uploads to a read-write grant straight into S3", async () => {
+    const file = writeScratch(scratch, "upload.txt", "uploaded over FTP\n");
+    const put = await lftp(alice, [`put ${file} -o inbox/alice/upload.txt`]);
+    expect(put.code, put.stderr).toBe(0);
+    expect(await getObject(s3, world, "inbox/alice/upload.txt")).toBe("uploaded over FTP\n");
+  });
+
+  it("deletes a large file quickly: one S3 delete, plus one server-side copy where pure-ftpd has quotas", async () => {
+    const big = new Uint8Array(64 * 1024 * 1024).fill(7);
+    await putObject(s3, world, "inbox/alice/big-direct.bin", big);
+    await putObject(s3, world, "inbox/alice/big-ftp.bin", big);
+
+    const direct = performance.now();
+    await s3.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: "inbox/alice/big-direct.bin" }));
+    const s3Ms = performance.now() - direct;
+
+    const session = await openFtpSession(instance.address);
+    try {
+      expect(await session.command("USER alice")).toMatch(/^331/);
+      expect(await session.command("PASS alice-secret")).toMatch(/^230/);
+      requests.length = 0;
+      const started = performance.now();
+      expect(await session.command("DELE inbox/alice/big-ftp.bin")).toMatch(/^250/);
+      const ftpMs = performance.now() - started;
+      const copies = requests.filter((request) => request.copySource !== undefined).length;
+      console.info(
+        `delete 64 MB: FTP DELE ${ftpMs.toFixed(0)} ms (${copies} S3 copy requests), S3 DeleteObject ${s3Ms.toFixed(0)} ms`,
+      );
+      expect(ftpMs).toBeLessThan(Math.max(20 * s3Ms, 2_000));
+
+      // pure-ftpd built with quotas (Debian's build) renames a file before deleting it, which on
+      // S3 is a copy of the whole object; a build without quotas (build-pure-ftpd.sh) just deletes.
+      const daemon = (await readFile(join(instance.root, "etc/ftpfleet/pure-ftpd/args"), "utf8")).split(
+        "\n",
+      )[0];
+      const help = await runCommand(daemon ?? "pure-ftpd", ["--help"]);
+      const quotas = `${help.stdout}${help.stderr}`.includes("--quota");
+      expect(copies > 0).toBe(quotas);
+    } finally {
+      await session.close();
+    }
+    expect(await getObject(s3, world, "inbox/alice/big-ftp.bin")).toBeUndefined();
+  });
+
+  it("serves the whole new content of a file grown in S3 right after a listing (stale-cache regression)", async () => {
+    await putObject(s3, world, "inbox/alice/report.txt", "v1\n");
+    const listed = await lftp(alice, ["cls -l inbox/alice"]);
+    expect(listed.stdout).toContain("report.txt");
+    const grown = "version two, a good deal longer than the first one\n";
+    await putObject(s3, world, "inbox/alice/report.txt", grown);
+    const local = join(scratch, "report.txt");
+    const got = await lftp(alice, [`get inbox/alice/report.txt -o ${local}`]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(await readFile(local, "utf8")).toBe(grown);
+  });
+
+  it("cannot follow a symlink object planted in the bucket out of the chroot (bind layout)", async () => {
+    // s3fs shows an object whose mode metadata says S_IFLNK (0120777) as a symlink to its body.
+    const link = { mode: String(0o120777) };
+    await putObject(s3, world, "inbox/alice/passwd-abs", "/etc/passwd", link);
+    await putObject(s3, world, "inbox/alice/passwd-rel", "../../../../../../../../../../etc/passwd", link);
+    const hostPasswd = await readFile("/etc/passwd", "utf8");
+    for (const name of ["passwd-abs", "passwd-rel"]) {
+      const local = join(scratch, name);
+      const got = await lftp(alice, [`get inbox/alice/${name} -o ${local}`]);
+      expect(got.code).not.toBe(0);
+      const content = await readFile(local, "utf8").catch(() => "");
+      expect(content).not.toContain("root:x:0:0");
+      expect(content).not.toBe(hostPasswd);
+    }
+  });
+
+  it("accepts FTPS logins when TLS is optional", async () => {
+    const local = join(scratch, "readme-tls.txt");
+    const got = await lftp({ ...alice, tls: true }, [`get projects/alpha/readme.txt -o ${local}`]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(await readFile(local, "utf8")).toBe("hello from alpha\n");
+  });
+
+  it("drains: exit 0 with no session, 3 after the timeout while a session is open", async () => {
+    const idle = await instance.runScript("drain", { TimeoutSeconds: "5" });
+    expect(idle.code, idle.stderr).toBe(0);
+    expect(idle.stdout).toContain("sessions=0");
+
+    const session = await openFtpSession(instance.address);
+    try {
+      expect(await session.command("USER alice")).toMatch(/^331/);
+      expect(await session.command("PASS alice-secret")).toMatch(/^230/);
+      const busy = await instance.runScript("drain", { TimeoutSeconds: "2" });
+      expect(busy.code, busy.stderr).toBe(3);
+      expect(busy.stdout).toContain("sessions=1");
+      expect(busy.ms).toBeGreaterThanOrEqual(2_000);
+    } finally {
+      await session.close();
+    }
+  });
+});

@@ -1,0 +1,117 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { type CommandResult, runChecked, runCommand } from "@ftpfleet/core/local/exec";
+import { localS3Credentials } from "@ftpfleet/core/local/s3-server";
+import { dataPlaneSupport } from "@ftpfleet/core/local/support";
+import type { LocalWorld } from "@ftpfleet/core/local/world";
+
+/** The reason the data-plane suite of `file` cannot run here (printed once), or undefined. */
+export function dataPlaneSkip(file: string): string | undefined {
+  const reason = dataPlaneSupport();
+  if (reason !== undefined) console.warn(`SKIPPED data-plane tests (${file}): ${reason}`);
+  return reason;
+}
+
+export function s3Client(world: LocalWorld): S3Client {
+  return new S3Client({
+    endpoint: world.s3.endpoint,
+    region: world.region,
+    forcePathStyle: true,
+    credentials: localS3Credentials,
+  });
+}
+
+export async function putObject(
+  s3: S3Client,
+  world: LocalWorld,
+  key: string,
+  body: string | Uint8Array,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: world.bucket, Key: key, Body: body, Metadata: metadata }));
+}
+
+export async function getObject(s3: S3Client, world: LocalWorld, key: string): Promise<string | undefined> {
+  try {
+    const out = await s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: key }));
+    return await out.Body?.transformToString();
+  } catch (error) {
+    if (error instanceof Error && error.name === "NoSuchKey") return undefined;
+    throw error;
+  }
+}
+
+/** A SHA-512 crypt hash, as the users manifest carries them. */
+export async function sha512Crypt(password: string): Promise<string> {
+  return (await runChecked("openssl", ["passwd", "-6", password])).trim();
+}
+
+export interface Grant {
+  path: string;
+  access: "ro" | "rw";
+}
+
+export async function putManifest(
+  s3: S3Client,
+  world: LocalWorld,
+  users: { name: string; password: string; grants: Grant[] }[],
+  options: { layout?: "bind" | "symlink"; key?: string } = {},
+): Promise<void> {
+  const manifest = {
+    version: 1,
+    layout: options.layout ?? "bind",
+    users: await Promise.all(
+      users.map(async (user) => ({
+        name: user.name,
+        passwordHash: await sha512Crypt(user.password),
+        grants: user.grants,
+      })),
+    ),
+  };
+  await putObject(s3, world, options.key ?? ".ftpfleet/users.json", JSON.stringify(manifest));
+}
+
+export interface FtpLogin {
+  host: string;
+  user: string;
+  password: string;
+  tls?: boolean;
+}
+
+/** Runs lftp commands in one session; `cmd:fail-exit` makes the first failing command the exit. */
+export async function lftp(login: FtpLogin, commands: string[]): Promise<CommandResult> {
+  const tls = login.tls
+    ? ["set ftp:ssl-force yes", "set ftp:ssl-protect-data yes", "set ssl:verify-certificate no"]
+    : ["set ftp:ssl-allow no"];
+  const script = [
+    "set cmd:fail-exit yes",
+    "set net:max-retries 1",
+    "set net:timeout 10",
+    "set net:reconnect-interval-base 1",
+    "set ftp:passive-mode yes",
+    "set xfer:clobber yes",
+    ...tls,
+    `open -u ${login.user},${login.password} ftp://${login.host}`,
+    ...commands,
+  ].join("\n");
+  const dir = scratchDir();
+  try {
+    return await runCommand("lftp", ["-f", writeScratch(dir, "commands.lftp", `${script}\n`)], {
+      timeoutMs: 60_000,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function scratchDir(): string {
+  return mkdtempSync(join(tmpdir(), "ftpfleet-test-"));
+}
+
+export function writeScratch(dir: string, name: string, content: string | Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
