@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { seedPureFtpdArtifact } from "@ftpfleet/core/local/artifact";
 import { runChecked } from "@ftpfleet/core/local/exec";
 import { probeLogin } from "@ftpfleet/core/local/ftp-probe";
 import { mountsUnder } from "@ftpfleet/core/local/mounts";
@@ -231,21 +232,9 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     });
 
     it("installs from a cached artifact without compiling, and the daemon it installs serves", async () => {
-      const miss = await builder.runScript("build-pure-ftpd", build, missingSource());
-      const artifact = artifactOf(miss.stdout) ?? "";
       // The artifact another instance would have built; here made of Debian's binaries.
-      const tree = join(scratch, "tree");
-      await runChecked("bash", [
-        "-c",
-        `set -e; mkdir -p "$1/usr/local/sbin" "$1/usr/local/bin"
-         cp /usr/sbin/pure-ftpd /usr/sbin/pure-ftpd-virtualchroot /usr/sbin/pure-ftpwho "$1/usr/local/sbin/"
-         cp /usr/bin/pure-pw "$1/usr/local/bin/"
-         mkdir -p "$(dirname "$2")"; tar -czf "$2" -C "$1" usr
-         sha256sum "$2" | cut -d" " -f1 > "$2.sha256"`,
-        "artifact",
-        tree,
-        artifact,
-      ]);
+      const artifact = await seedPureFtpdArtifact(builder, scratch);
+      expect(artifact).toBe(knownArtifact);
       const hit = await builder.runScript("build-pure-ftpd", build, missingSource());
       expect(hit.code, hit.stderr).toBe(0);
       expect(hit.stdout).toContain("installed from cached artifact");

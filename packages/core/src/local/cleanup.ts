@@ -36,6 +36,7 @@ export async function cleanupLeftovers(options: { force?: boolean } = {}): Promi
   const keepNamespaces = new Set<string>();
   const keepBridges = new Set<string>();
   const stale: string[] = [];
+  const staleBridges = new Set<string>();
   for (const dir of worldDirs()) {
     const state = readState(dir);
     const owned = state !== undefined && state.ownerPid !== process.pid && isAlive(state.ownerPid);
@@ -45,6 +46,7 @@ export async function cleanupLeftovers(options: { force?: boolean } = {}): Promi
       keepBridges.add(state.bridge);
     } else {
       stale.push(dir);
+      if (state !== undefined) staleBridges.add(state.bridge);
     }
   }
   const namespaces = (await listNamespaces()).filter((name) => !keepNamespaces.has(name));
@@ -85,7 +87,9 @@ export async function cleanupLeftovers(options: { force?: boolean } = {}): Promi
     report.namespaces.push(name);
   }
   for (const bridge of await listBridges()) {
-    if (keepBridges.has(bridge)) continue;
+    // A bridge no state file names may belong to a world that is starting right now (the bridge
+    // is its lock, written down a moment later): only `force` removes those.
+    if (keepBridges.has(bridge) || (!staleBridges.has(bridge) && options.force !== true)) continue;
     await runCommand("ip", ["link", "del", bridge]);
     report.bridges.push(bridge);
   }

@@ -168,6 +168,8 @@ export class LocalWorld {
 }
 
 export class LocalInstance {
+  /** The step times of the last `provision()`. */
+  lastSteps: ProvisionReport["steps"] = [];
   private ftpd: OwnedProcess | undefined;
   private stopped = false;
 
@@ -266,6 +268,7 @@ export class LocalInstance {
       await step("apply-users", { UsersManifestKey: options.usersManifestKey ?? ".ftpfleet/users.json" });
     }
     await this.restartFtpd();
+    this.lastSteps = steps;
     return { steps, totalMs: performance.now() - started };
   }
 
