@@ -1,2 +1,102 @@
-// Local mode (the whole fleet on this machine) arrives with its own issue; see README.
-console.log("ftpfleet local mode arrives with the local-mode issue. Today: `npm test` and `npm run bench`.");
+// Local mode's composition root and console: `npm run local` brings the whole fleet up on this
+// machine; `npm run local -- down` removes whatever a crashed run left behind.
+import { createInterface } from "node:readline";
+import { cleanupLeftovers } from "@ftpfleet/core/local/cleanup";
+import { dataPlaneSupport } from "@ftpfleet/core/local/support";
+import { DEMO_USER, LOCAL_RECORD, type LocalFleet } from "@ftpfleet/core/localmode/fleet";
+import { createLogger } from "@ftpfleet/core/log";
+import { startLocalFleet } from "./local-fleet";
+
+async function up(instances: number, dnsPort: number): Promise<void> {
+  const missing = await dataPlaneSupport();
+  if (missing) {
+    console.error(`ftpfleet local mode cannot run here: ${missing}.`);
+    console.error("As root, `bash scripts/install-system-packages.sh` installs what it needs.");
+    process.exitCode = 1;
+    return;
+  }
+  const log = createLogger({ level: (process.env.LOG_LEVEL as "info" | undefined) ?? "warn" });
+  console.log(`Starting ftpfleet locally: ${instances} instances, DNS on 127.0.0.1:${dnsPort} …`);
+  const fleet = await startLocalFleet({ instances, dnsPort, log });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      console.log("\nStopping: instances, mounts, namespaces, servers …");
+      await fleet.stop();
+      console.log("Everything is cleaned up.");
+      process.exit(0);
+    })();
+    return stopping;
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+
+  console.log(`
+The fleet's name is ${LOCAL_RECORD} (TTL 5 s). Watch it:
+  dig @127.0.0.1 -p ${dnsPort} ${LOCAL_RECORD} +short
+Connect to any instance once it is in DNS (FTPS offered, self-signed certificate):
+  lftp -u ${DEMO_USER.name},${DEMO_USER.password} -e 'set ssl:verify-certificate no; ls; ls public' <address>
+Commands: scale N · kill INSTANCE-ID|N · status · quit (or Ctrl-C)
+`);
+  let last = "";
+  const show = (force = false) => {
+    const text = render(fleet);
+    if (force || text !== last) console.log(`[${new Date().toLocaleTimeString()}] ${text}`);
+    last = text;
+  };
+
+  const ticker = setInterval(() => show(), 2_000);
+  ticker.unref();
+  const rl = createInterface({ input: process.stdin });
+  rl.on("line", (line) => {
+    const [command, argument] = line.trim().split(/\s+/);
+    try {
+      if (command === "scale" && /^\d+$/.test(argument ?? "") && Number(argument) <= 20)
+        fleet.scale(Number(argument));
+      else if (command === "kill" && argument) {
+        const ids = fleet.status().instances.map((i) => i.instanceId);
+        const id = /^\d+$/.test(argument) ? ids[Number(argument) - 1] : argument;
+        fleet.kill(id ?? argument).catch((error: unknown) => console.error(String(error)));
+      } else if (command === "status") show(true);
+      else if (command === "quit" || command === "exit") void stop();
+      else if (command) console.log("Commands: scale N (0-20) · kill INSTANCE-ID|N · status · quit");
+    } catch (error) {
+      console.error(String(error));
+    }
+  });
+  rl.on("close", () => void stop());
+}
+
+function render(fleet: LocalFleet): string {
+  const { instances, records } = fleet.status();
+  const rows = instances.map(
+    (i, n) =>
+      `  ${String(n + 1).padStart(2)}  ${i.instanceId}  ${i.address.padEnd(13)}  ${i.lifecycleState.padEnd(17)}  ${i.health.padEnd(9)}  ${i.inDns ? "in DNS" : "-"}`,
+  );
+  const dns = records.map((r) => `${r.address} (weight ${r.weight})`).join(", ") || "no records";
+  return `instances:\n${rows.join("\n") || "  none"}\n  ${LOCAL_RECORD} → ${dns}`;
+}
+
+async function main(): Promise<void> {
+  const [command = "up", ...rest] = process.argv.slice(2);
+  const flag = (name: string, fallback: number) => {
+    const i = rest.indexOf(`--${name}`);
+    const value = i >= 0 ? Number(rest[i + 1]) : fallback;
+    if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} takes a whole number`);
+    return value;
+  };
+  if (command === "down") {
+    const report = await cleanupLeftovers({ force: true });
+    console.log(JSON.stringify(report, null, 2));
+  } else if (command === "up") {
+    await up(flag("instances", 2), flag("dns-port", 5353));
+  } else {
+    console.error("usage: npm run local [-- up [--instances N] [--dns-port P] | down]");
+    process.exitCode = 2;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -4,9 +4,11 @@ import { memoryLogger } from "@ftpfleet/core/log";
 import type { ConsumerSettings } from "@ftpfleet/core/sim/queue";
 import { SimulatedAws, type SimulationOptions } from "@ftpfleet/core/sim/world";
 import { type ControlPlane, controlPlane } from "@ftpfleet/core/workflows/control-plane";
-import type { QueueMessage } from "@ftpfleet/core/workflows/lifecycle";
-import type { Context, SQSEvent } from "aws-lambda";
+import type { Context } from "aws-lambda";
 import { createLifecycleHandler } from "../functions/lifecycle";
+import { sqsEvent } from "../scripts/sqs-event";
+
+export { sqsEvent };
 
 export const testEnv = {
   FTPFLEET_OWNER_ID: "test",
@@ -25,22 +27,6 @@ export function fixture(name: string): Record<string, unknown> {
 }
 
 export const lambdaContext = { awsRequestId: "test-request", functionName: "lifecycle" } as Context;
-
-export function sqsEvent(messages: readonly QueueMessage[]): SQSEvent {
-  return {
-    Records: messages.map(({ messageId, body }) => ({
-      messageId,
-      body,
-      receiptHandle: messageId,
-      attributes: {} as SQSEvent["Records"][number]["attributes"],
-      messageAttributes: {},
-      md5OfBody: "",
-      eventSource: "aws:sqs",
-      eventSourceARN: "arn:aws:sqs:us-east-1:123456789012:lifecycle",
-      awsRegion: "us-east-1",
-    })),
-  };
-}
 
 export interface Fleet {
   aws: SimulatedAws;

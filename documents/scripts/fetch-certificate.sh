@@ -10,7 +10,7 @@ if [[ -z "$parameter" ]]; then
   exit 0
 fi
 if [[ ! "$parameter" =~ ^(/[A-Za-z0-9_.-]+)+$ ]]; then
-  echo "TlsCertificateParameter: not a parameter name: refusing" >&2
+  echo "fetch-certificate: invalid parameter TlsCertificateParameter: not an SSM parameter name" >&2
   exit 2
 fi
 

@@ -65,6 +65,11 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     ["apply-users", { UsersManifestKey: ".ftpfleet/../../etc/passwd.json" }, "UsersManifestKey"],
     ["apply-users", { UsersManifestKey: "users.json" }, "UsersManifestKey"],
     ["drain", { TimeoutSeconds: "10; reboot" }, "TimeoutSeconds"],
+    [
+      "fetch-certificate",
+      { TlsCertificateParameter: "/tls;touch /tmp/ftpfleet-pwned" },
+      "TlsCertificateParameter",
+    ],
   ];
   const valid: Record<DataPlaneScript, () => Record<string, string>> = {
     "install-packages": () => ({ PureFtpdSource: "distro" }),
@@ -77,6 +82,7 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     }),
     "apply-users": () => ({ UsersManifestKey: ".ftpfleet/users.json" }),
     drain: () => ({ TimeoutSeconds: "1" }),
+    "fetch-certificate": () => ({ TlsCertificateParameter: "" }),
   };
 
   it.each(injections)("%s refuses %j with exit 2, naming %s, changing nothing", async (script, bad, name) => {

@@ -25,6 +25,7 @@ export const scriptsDir = fileURLToPath(new URL("../../../../documents/scripts/"
 export type DataPlaneScript =
   | "install-packages"
   | "build-pure-ftpd"
+  | "fetch-certificate"
   | "mount-bucket"
   | "configure-pure-ftpd"
   | "apply-users"
@@ -323,6 +324,12 @@ export class LocalInstance {
         await sleep(25);
       }
     }
+  }
+
+  /** The instance dies as far as clients can tell: its FTP server is gone. What is left (mounts,
+   * the namespace) is removed when the group terminates it, as on AWS. */
+  async crash(): Promise<void> {
+    await this.stopFtpd();
   }
 
   async stopFtpd(): Promise<void> {

@@ -1,0 +1,303 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { systemClock } from "../clock";
+import { documentName, type FleetConfig, loadFleetConfig } from "../config";
+import { DOCUMENT_NAMES, type DocumentName, readDocument } from "../documents/bundle";
+import { localS3Credentials } from "../local/s3-server";
+import { type DataPlaneScript, type LocalInstance, LocalWorld } from "../local/world";
+import type { Logger } from "../log";
+import type { CommandExecutor } from "../sim/ssm";
+import { SimulatedAws } from "../sim/world";
+import type { UsersManifest } from "../users/manifest";
+import { type ControlPlane, controlPlane } from "../workflows/control-plane";
+import type { BatchResult, QueueMessage } from "../workflows/lifecycle";
+import { type DnsResponder, startDnsResponder } from "./dns-responder";
+
+export const LOCAL_ZONE = "fleet.local";
+export const LOCAL_RECORD = `ftp.${LOCAL_ZONE}.`;
+export const DEMO_USER = { name: "demo", password: "demo-password" } as const;
+
+export interface LocalFleetOptions {
+  /** Instances to start with. */
+  instances: number;
+  dnsPort: number;
+  log: Logger;
+  /** The lifecycle function's handler, as deployed (the composition root passes it in). */
+  lifecycleHandler: (cp: ControlPlane) => (messages: QueueMessage[]) => Promise<BatchResult>;
+  /** The reconcile function's handler. */
+  reconcileHandler: (cp: ControlPlane) => () => Promise<unknown>;
+  reconcileEveryMs?: number;
+  /** Time the simulated group takes to notice a crashed instance (its health check). */
+  healthCheckMs?: number;
+}
+
+export interface InstanceStatus {
+  instanceId: string;
+  address: string;
+  lifecycleState: string;
+  health: string;
+  inDns: boolean;
+}
+
+/** The whole system on this machine: the control plane's workflows and handlers against the
+ * simulated AWS in real time, and each simulated EC2 instance backed by a real one — a network
+ * namespace provisioned by the same SSM document scripts, running s3fs and pure-ftpd against a
+ * local S3 server. A DNS responder answers the fleet's name from the simulated zone. */
+export class LocalFleet {
+  readonly #instances = new Map<string, Promise<LocalInstance>>();
+  #creation: Promise<unknown> = Promise.resolve();
+  #reconcileTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  private constructor(
+    readonly world: LocalWorld,
+    readonly aws: SimulatedAws<typeof systemClock>,
+    readonly cp: ControlPlane,
+    readonly dns: DnsResponder,
+    readonly options: LocalFleetOptions,
+  ) {}
+
+  static async start(options: LocalFleetOptions): Promise<LocalFleet> {
+    const world = await LocalWorld.create({
+      bucket: "ftpfleet-local",
+      region: "us-east-1",
+      logger: options.log,
+    });
+    try {
+      const pem = makeCertificate(world.dir);
+      await seedBucket(world);
+      const config = localConfig(world);
+      let fleet: LocalFleet | undefined;
+      const executor: CommandExecutor = (run) => {
+        if (!fleet) throw new Error("local fleet not started");
+        return fleet.#runDocument(run);
+      };
+      const aws = new SimulatedAws({
+        config,
+        clock: systemClock,
+        zoneName: LOCAL_ZONE,
+        addresses: (n) => ({ privateIp: `10.231.${world.network.id}.${n + 1}` }),
+        commandExecutor: executor,
+        ssm: { agentDelayMs: 1_000, registrationDelayMs: 200, deliveryDelayMs: 200 },
+      });
+      const cp = controlPlane(aws.ports(options.log));
+      const dns = await startDnsResponder({
+        port: options.dnsPort,
+        lookup: (name) =>
+          aws
+            .recordsAt(name)
+            .filter((r) => r.Type === "A")
+            .map((r) => ({
+              values: (r.ResourceRecords ?? []).map((v) => v.Value ?? ""),
+              weight: r.Weight ?? 0,
+              ttl: r.TTL ?? 0,
+            })),
+      });
+      fleet = new LocalFleet(world, aws, cp, dns, options);
+      fleet.#wire(pem);
+      return fleet;
+    } catch (error) {
+      await world.stop().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Sets the group's desired capacity; the control plane does the rest. */
+  scale(capacity: number): void {
+    this.aws.autoscaling.setDesired(capacity);
+  }
+
+  /** Kills an instance's servers as a crash would; the group notices after its health check. */
+  async kill(instanceId: string): Promise<void> {
+    const instance = await this.#instances.get(instanceId);
+    if (!instance || !this.aws.autoscaling.members.has(instanceId))
+      throw new Error(`no instance ${instanceId}`);
+    await instance.crash();
+    this.aws.ec2.setState(instanceId, "stopped");
+    setTimeout(() => {
+      if (this.aws.autoscaling.members.has(instanceId)) this.aws.autoscaling.crash(instanceId);
+    }, this.options.healthCheckMs ?? 5_000).unref();
+  }
+
+  status(): {
+    instances: InstanceStatus[];
+    records: { instanceId: string; address: string; weight: number }[];
+  } {
+    const records = this.aws
+      .recordsAt()
+      .filter((r) => r.SetIdentifier?.startsWith(`ftpfleet:${this.cp.config.ownerId}:`))
+      .map((r) => ({
+        instanceId: (r.SetIdentifier ?? "").split(":").at(-1) ?? "",
+        address: r.ResourceRecords?.[0]?.Value ?? "",
+        weight: r.Weight ?? 0,
+      }));
+    const instances = [...this.aws.autoscaling.members.values()].map((m) => ({
+      instanceId: m.instanceId,
+      address: this.aws.ec2.instances.get(m.instanceId)?.privateIp ?? "",
+      lifecycleState: m.lifecycleState,
+      health: m.healthStatus,
+      inDns: records.some((r) => r.instanceId === m.instanceId),
+    }));
+    return { instances, records };
+  }
+
+  /** The real instance behind a simulated one (for tests and the console). */
+  instance(instanceId: string): Promise<LocalInstance> | undefined {
+    return this.#instances.get(instanceId);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#reconcileTimer);
+    await this.aws.lifecycleQueue.stop();
+    await this.dns.close();
+    await this.#creation.catch(() => undefined);
+    await this.world.stop();
+  }
+
+  #wire(pem: string): void {
+    const { aws, cp, options } = this;
+    aws.ec2.watch((simulated) => {
+      if (simulated.state === "running" && !this.#instances.has(simulated.instanceId)) {
+        // Launch order is address order: the world numbers its namespaces as EC2 numbers launches.
+        const created = this.#creation.then(async () => {
+          const instance = await this.world.addInstance();
+          mkdirSync(join(instance.root, "etc/ftpfleet/tls"), { recursive: true, mode: 0o700 });
+          writeFileSync(join(instance.root, "etc/ftpfleet/tls/pure-ftpd.pem"), pem, { mode: 0o600 });
+          return instance;
+        });
+        this.#creation = created.catch(() => undefined);
+        this.#instances.set(simulated.instanceId, created);
+      } else if (simulated.state === "terminated") {
+        void this.#instances
+          .get(simulated.instanceId)
+          ?.then((instance) => instance.stop())
+          .catch((error: unknown) =>
+            options.log.error("local.instance-stop-failed", { instanceId: simulated.instanceId, error }),
+          );
+      }
+    });
+    const consume = options.lifecycleHandler(cp);
+    aws.lifecycleQueue.consume(consume, { batchSize: 100, batchWindowMs: 1_000, concurrency: 2 });
+    const reconcile = options.reconcileHandler(cp);
+    this.#reconcileTimer = setInterval(() => {
+      reconcile().catch((error: unknown) => options.log.error("local.reconcile-failed", { error }));
+    }, options.reconcileEveryMs ?? 30_000);
+    this.#reconcileTimer.unref();
+    aws.autoscaling.setDesired(options.instances);
+  }
+
+  /** Plays the SSM agent: runs the document's scripts, in order, on the instance. */
+  async #runDocument(
+    run: Parameters<CommandExecutor>[0],
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const instance = await this.#instances.get(run.instanceId);
+    const name = DOCUMENT_NAMES.find((n) => documentName(this.cp.config, n) === run.document);
+    if (!instance || !name)
+      return { exitCode: 1, stdout: "", stderr: `unknown instance or document ${run.document}` };
+    let stdout = "";
+    let stderr = "";
+    const parameters = Object.fromEntries(
+      Object.entries(run.environment).map(([key, value]) => [key.replace(/^SSM_/, ""), value]),
+    );
+    // A namespace has no instance metadata service: the agent announces what IMDS would.
+    if (parameters.PublicAddress === "") parameters.PublicAddress = instance.address;
+    for (const script of documentScripts(name)) {
+      const result = await instance.runScript(script, parameters);
+      stdout += result.stdout;
+      stderr += result.stderr;
+      if (result.code !== 0) return { exitCode: result.code ?? 1, stdout, stderr };
+      // On AWS a systemd unit starts the daemon; in the sandbox the harness does.
+      if (script === "configure-pure-ftpd") await instance.restartFtpd();
+    }
+    return { exitCode: 0, stdout, stderr };
+  }
+}
+
+function documentScripts(name: DocumentName): DataPlaneScript[] {
+  return readDocument(name).mainSteps.flatMap((step) =>
+    step.inputs.runCommand.map(
+      (line) => line.replace(/^@script /, "").replace(/\.sh$/, "") as DataPlaneScript,
+    ),
+  );
+}
+
+function localConfig(world: LocalWorld): FleetConfig {
+  return loadFleetConfig({
+    FTPFLEET_OWNER_ID: "local",
+    FTPFLEET_ASG_NAME: "ftpfleet-local",
+    FTPFLEET_HOSTED_ZONE_ID: "Z0LOCAL",
+    FTPFLEET_RECORD_NAME: LOCAL_RECORD,
+    // Short, so that scaling is quick to watch.
+    FTPFLEET_RECORD_TTL: "5",
+    FTPFLEET_DRAIN_SECONDS: "20",
+    FTPFLEET_ADDRESS: "private",
+    FTPFLEET_BUCKET: world.bucket,
+    FTPFLEET_BUCKET_REGION: world.region,
+    FTPFLEET_S3_ENDPOINT: world.s3.endpoint,
+    FTPFLEET_AGENT_TIMEOUT_SECONDS: "60",
+  });
+}
+
+/** A self-signed certificate, so FTPS works locally as it does with the operator's on AWS. */
+function makeCertificate(dir: string): string {
+  const key = join(dir, "tls.key");
+  const cert = join(dir, "tls.crt");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "7",
+      "-subj",
+      "/CN=ftp.fleet.local",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { stdio: "ignore" },
+  );
+  return execFileSync("cat", [key, cert], { encoding: "utf8" });
+}
+
+/** The demo user and a few folders, in the bucket, as an operator would have them. */
+async function seedBucket(world: LocalWorld): Promise<void> {
+  const s3 = new S3Client({
+    region: world.region,
+    endpoint: world.s3.endpoint,
+    forcePathStyle: true,
+    credentials: localS3Credentials,
+  });
+  const hash = execFileSync("openssl", ["passwd", "-6", "-stdin"], {
+    input: DEMO_USER.password,
+    encoding: "utf8",
+  }).trim();
+  const manifest: UsersManifest = {
+    version: 1,
+    layout: "bind",
+    users: [
+      {
+        name: DEMO_USER.name,
+        passwordHash: hash,
+        grants: [
+          { path: "public", access: "ro" },
+          { path: "inbox/demo", access: "rw" },
+        ],
+      },
+    ],
+  };
+  const put = (Key: string, Body: string) =>
+    s3.send(new PutObjectCommand({ Bucket: world.bucket, Key, Body }));
+  await put(".ftpfleet/users.json", JSON.stringify(manifest, null, 2));
+  await put("public/README.txt", "Files here are read-only for the demo user.\n");
+  await put("inbox/demo/.keep", "");
+  s3.destroy();
+}
