@@ -1,0 +1,157 @@
+import { Resolver } from "node:dns/promises";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { localS3Credentials } from "@ftpfleet/core/local/s3-server";
+import { DEMO_USER, LOCAL_RECORD, type LocalFleet } from "@ftpfleet/core/localmode/fleet";
+import { createLogger } from "@ftpfleet/core/log";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalFleet } from "../../scripts/local-fleet";
+import { dataPlaneSkip, lftp, scratchDir, writeScratch } from "../dataplane/helpers";
+
+const skip = dataPlaneSkip("localmode/fleet.test.ts");
+
+/** Waits in real time until `check` holds. */
+async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+describe.skipIf(skip)("local mode, end to end", () => {
+  let fleet: LocalFleet;
+  let resolver: Resolver;
+  let s3: S3Client;
+  const login = (host: string) => ({ host, user: DEMO_USER.name, password: DEMO_USER.password });
+  const serving = () => fleet.status().instances.filter((i) => i.lifecycleState === "InService" && i.inDns);
+
+  /** Every address the DNS responder hands out for the fleet's name, over many queries. */
+  async function answers(queries = 60): Promise<string[]> {
+    const seen = new Set<string>();
+    for (let i = 0; i < queries; i++) for (const ip of await resolver.resolve4(LOCAL_RECORD)) seen.add(ip);
+    return [...seen].sort();
+  }
+
+  beforeAll(async () => {
+    fleet = await startLocalFleet({
+      instances: 1,
+      dnsPort: 0,
+      log: createLogger({ level: "error" }),
+      reconcileEveryMs: 5_000,
+      healthCheckMs: 1_000,
+    });
+    resolver = new Resolver({ timeout: 2_000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${fleet.dns.port}`]);
+    s3 = new S3Client({
+      endpoint: fleet.world.s3.endpoint,
+      region: fleet.world.region,
+      forcePathStyle: true,
+      credentials: localS3Credentials,
+    });
+    await waitFor("the first instance to serve", () => serving().length === 1, 90_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    s3?.destroy();
+    await fleet?.stop();
+  }, 120_000);
+
+  it("scales out to 3: DNS answers 3 addresses, and each serves logins and transfers", async () => {
+    fleet.scale(3);
+    await waitFor("3 instances in service and in DNS", () => serving().length === 3, 90_000);
+    const addresses = serving()
+      .map((i) => i.address)
+      .sort();
+    expect(await answers()).toEqual(addresses);
+    const dir = scratchDir();
+    const file = writeScratch(dir, "hello.txt", "hello through every instance\n");
+    for (const [n, address] of addresses.entries()) {
+      const result = await lftp(login(address), [
+        "cat public/README.txt",
+        `put ${file} -o inbox/demo/from-${n}.txt`,
+        "ls inbox/demo",
+      ]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain("read-only for the demo user");
+      const stored = await s3.send(
+        new GetObjectCommand({ Bucket: fleet.world.bucket, Key: `inbox/demo/from-${n}.txt` }),
+      );
+      expect(await stored.Body?.transformToString()).toBe("hello through every instance\n");
+    }
+  }, 180_000);
+
+  it("sees an overwrite made directly in S3 on every instance", async () => {
+    const before = await Promise.all(serving().map((i) => lftp(login(i.address), ["cat public/README.txt"])));
+    expect(before.every((r) => r.code === 0)).toBe(true);
+    const longer = `${"Rewritten in S3, longer than before. ".repeat(40)}\n`;
+    await s3.send(
+      new PutObjectCommand({ Bucket: fleet.world.bucket, Key: "public/README.txt", Body: longer }),
+    );
+    for (const instance of serving()) {
+      const after = await lftp(login(instance.address), ["cat public/README.txt"]);
+      expect(after.code, after.stderr).toBe(0);
+      expect(after.stdout).toBe(longer);
+    }
+  }, 60_000);
+
+  it("on crash, removes the record and publishes a serving replacement", async () => {
+    const [victim] = serving();
+    if (!victim) throw new Error("no instance");
+    await fleet.kill(victim.instanceId);
+    await waitFor(
+      "the crashed instance to leave DNS",
+      async () => !(await answers(20)).includes(victim.address),
+      60_000,
+    );
+    await waitFor(
+      "a replacement to serve",
+      () => serving().length === 3 && !serving().some((i) => i.instanceId === victim.instanceId),
+      120_000,
+    );
+    expect(await answers()).toEqual(
+      serving()
+        .map((i) => i.address)
+        .sort(),
+    );
+  }, 240_000);
+
+  it("on scale-in, the record disappears before the instance stops, and a transfer in progress completes", async () => {
+    const big = Buffer.alloc(24 * 1024 * 1024, 7);
+    await s3.send(new PutObjectCommand({ Bucket: fleet.world.bucket, Key: "public/big.bin", Body: big }));
+    const leaving = serving().at(-1);
+    if (!leaving) throw new Error("no instance");
+    const dir = scratchDir();
+    // About 8 s at 3 MB/s: the drain must wait for it.
+    const transfer = lftp(login(leaving.address), [
+      "set net:limit-rate 3M",
+      `get public/big.bin -o ${dir}/big.bin`,
+    ]);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    fleet.scale(2);
+    let leftDnsWhileAlive = false;
+    await waitFor(
+      "the leaving instance to stop",
+      () => {
+        const member = fleet.status().instances.find((i) => i.instanceId === leaving.instanceId);
+        if (member && !member.inDns && member.lifecycleState.startsWith("Terminating"))
+          leftDnsWhileAlive = true;
+        return member === undefined;
+      },
+      120_000,
+    );
+    expect(leftDnsWhileAlive).toBe(true);
+    const result = await transfer;
+    expect(result.code, result.stderr).toBe(0);
+    const { size } = await import("node:fs/promises").then((fs) => fs.stat(`${dir}/big.bin`));
+    expect(size).toBe(big.length);
+    expect(await answers()).toEqual(
+      serving()
+        .map((i) => i.address)
+        .sort(),
+    );
+  }, 180_000);
+});
