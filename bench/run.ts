@@ -1,41 +1,96 @@
-// `npm run bench`: each scenario runs ftpfleet and the naive approach in the same process, prints a
-// table, and the last line is one JSON object with every figure.
+// `npm run bench`: each scenario runs ftpfleet and the naive approach (or the direct path) in the
+// same process, prints a table, and the last line is one JSON object with every figure.
 import { API_LATENCY_MS, FLEETS, ftpfleetBurst, INSTANCES_PER_FLEET, naiveBurst } from "./dns-burst";
+import { localScaleBench } from "./local-scale";
+import { provisionBench } from "./provision";
 
-const EVENTS = FLEETS.length * INSTANCES_PER_FLEET;
+type Row = [string, string | number, string | number];
+
+function table(title: string, head: [string, string], rows: Row[]): void {
+  console.log(`\n${title}\n`);
+  const width = Math.max(...rows.map((r) => r[0].length));
+  console.log(`${"".padEnd(width)}  ${head[0].padStart(14)}  ${head[1].padStart(14)}`);
+  for (const [name, a, b] of rows)
+    console.log(`${name.padEnd(width)}  ${String(a).padStart(14)}  ${String(b).padStart(14)}`);
+}
 
 async function main() {
   const wallStart = performance.now();
+  const events = FLEETS.length * INSTANCES_PER_FLEET;
   const ftpfleet = await ftpfleetBurst();
   const naive = await naiveBurst();
-  const rows: [string, string | number, string | number][] = [
-    ["route53 calls", ftpfleet.route53Calls, naive.route53Calls],
-    ["throttled responses (retried inside)", ftpfleet.throttledResponses, naive.throttledResponses],
+  const seconds = (r: { secondsUntilAllRecords: number; allRecordsExist: boolean }) =>
+    r.allRecordsExist
+      ? r.secondsUntilAllRecords.toFixed(1)
+      : `never (${r.secondsUntilAllRecords.toFixed(1)})`;
+  table(
+    `DNS burst: ${events} launch events at once (${FLEETS.length} fleets × ${INSTANCES_PER_FLEET}, the most one name can hold),\n` +
+      `Route53 throttled at 5 requests/s for the account, every AWS call taking ${API_LATENCY_MS} ms (simulated time)`,
+    ["ftpfleet", "naive"],
     [
-      "throttling errors surfaced to callers",
-      ftpfleet.throttlingErrorsSurfaced,
-      naive.throttlingErrorsSurfaced,
+      ["route53 calls", ftpfleet.route53Calls, naive.route53Calls],
+      ["throttled responses (retried inside)", ftpfleet.throttledResponses, naive.throttledResponses],
+      [
+        "throttling errors surfaced to callers",
+        ftpfleet.throttlingErrorsSurfaced,
+        naive.throttlingErrorsSurfaced,
+      ],
+      ["records missing at the end", ftpfleet.recordsMissing, naive.recordsMissing],
+      ["simulated s until all records exist", seconds(ftpfleet), seconds(naive)],
     ],
-    ["records missing at the end", ftpfleet.recordsMissing, naive.recordsMissing],
-    ["simulated s until all records exist", fmt(ftpfleet), fmt(naive)],
-  ];
-  console.log(
-    `\nDNS burst: ${EVENTS} launch events at once (${FLEETS.length} fleets × ${INSTANCES_PER_FLEET}, the most one name can hold),` +
-      `\nRoute53 throttled at 5 requests/s for the account, every AWS call taking ${API_LATENCY_MS} ms\n`,
   );
-  const width = Math.max(...rows.map((r) => r[0].length));
-  console.log(`${"".padEnd(width)}  ${"ftpfleet".padStart(10)}  ${"naive".padStart(14)}`);
-  for (const [name, a, b] of rows)
-    console.log(`${name.padEnd(width)}  ${String(a).padStart(10)}  ${String(b).padStart(14)}`);
-  const wallSeconds = Math.round((performance.now() - wallStart) / 10) / 100;
-  console.log(`\n(real time for both runs: ${wallSeconds} s)`);
-  console.log(JSON.stringify({ bench: "dns-burst", events: EVENTS, ftpfleet, naive, wallSeconds }));
-}
 
-function fmt(r: { secondsUntilAllRecords: number; allRecordsExist: boolean }): string {
-  return r.allRecordsExist
-    ? r.secondsUntilAllRecords.toFixed(1)
-    : `never (${r.secondsUntilAllRecords.toFixed(1)})`;
+  const provision = await provisionBench();
+  if (provision.skipped !== undefined) console.log(`\nProvisioning bench skipped: ${provision.skipped}`);
+  else {
+    table(
+      "Provisioning one local instance, and FTP through s3fs against direct S3 (same server, same run)",
+      ["ftpfleet", "direct S3 / alt"],
+      [
+        ["provision to serving, cold (ms)", Math.round(provision.coldProvisionMs), "-"],
+        ["provision to serving, artifact cached (ms)", Math.round(provision.cachedArtifactProvisionMs), "-"],
+        [
+          `upload ${provision.transferMB} MB (MB/s)`,
+          provision.ftpUploadMBps.toFixed(1),
+          provision.s3PutMBps.toFixed(1),
+        ],
+        [
+          `download ${provision.transferMB} MB (MB/s)`,
+          provision.ftpDownloadMBps.toFixed(1),
+          provision.s3GetMBps.toFixed(1),
+        ],
+        [
+          "upload ratio / download ratio",
+          provision.uploadRatio.toFixed(2),
+          provision.downloadRatio.toFixed(2),
+        ],
+        [
+          "one login: SHA-512 crypt / argon2id (ms)",
+          provision.loginSha512CryptMs.toFixed(0),
+          provision.loginArgon2idMs.toFixed(0),
+        ],
+      ],
+    );
+  }
+
+  const scale = await localScaleBench(3);
+  if (scale.skipped !== undefined) console.log(`\nLocal scale bench skipped: ${scale.skipped}`);
+  else
+    console.log(
+      `\nLocal mode: scale 0 → ${scale.instances}, all serving and in DNS after ${scale.secondsUntilServing} s`,
+    );
+
+  const wallSeconds = Math.round((performance.now() - wallStart) / 10) / 100;
+  console.log(`\n(real time for the whole bench: ${wallSeconds} s)`);
+  console.log(
+    JSON.stringify({
+      bench: "ftpfleet",
+      dnsBurst: { events, ftpfleet, naive },
+      provision,
+      localScale: scale,
+      wallSeconds,
+    }),
+  );
 }
 
 main().catch((error) => {
