@@ -1,5 +1,6 @@
 // Local mode's composition root and console: `npm run local` brings the whole fleet up on this
 // machine; `npm run local -- down` removes whatever a crashed run left behind.
+import { execFileSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { cleanupLeftovers } from "@ftpfleet/core/local/cleanup";
 import { dataPlaneSupport } from "@ftpfleet/core/local/support";
@@ -8,7 +9,12 @@ import { createLogger } from "@ftpfleet/core/log";
 import { startLocalFleet } from "./local-fleet";
 
 async function up(instances: number, dnsPort: number): Promise<void> {
-  const missing = await dataPlaneSupport();
+  let missing = dataPlaneSupport();
+  if (missing && process.getuid?.() === 0) {
+    console.log(`Installing what local mode needs (${missing}) …`);
+    execFileSync("bash", ["scripts/install-system-packages.sh"], { stdio: "inherit" });
+    missing = dataPlaneSupport();
+  }
   if (missing) {
     console.error(`ftpfleet local mode cannot run here: ${missing}.`);
     console.error("As root, `bash scripts/install-system-packages.sh` installs what it needs.");
