@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(
-  s3fs fuse3 pure-ftpd lftp shellcheck iproute2 openssl jq procps psmisc util-linux curl
+  s3fs fuse3 pure-ftpd lftp shellcheck iproute2 openssl jq procps psmisc util-linux curl dnsutils
   ca-certificates
 )
 

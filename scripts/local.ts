@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     return value;
   };
   if (command === "down") {
-    const report = await cleanupLeftovers({ force: true });
+    const report = await cleanupLeftovers();
     console.log(JSON.stringify(report, null, 2));
   } else if (command === "up") {
     await up(flag("instances", 2), flag("dns-port", 5353));

@@ -5,6 +5,7 @@ import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { systemClock } from "../clock";
 import { documentName, type FleetConfig, loadFleetConfig } from "../config";
 import { DOCUMENT_NAMES, type DocumentName, readDocument } from "../documents/bundle";
+import { openFtpSession } from "../local/ftp-probe";
 import { localS3Credentials } from "../local/s3-server";
 import { type DataPlaneScript, type LocalInstance, LocalWorld } from "../local/world";
 import type { Logger } from "../log";
@@ -29,7 +30,8 @@ export interface LocalFleetOptions {
   /** The reconcile function's handler. */
   reconcileHandler: (cp: ControlPlane) => () => Promise<unknown>;
   reconcileEveryMs?: number;
-  /** Time the simulated group takes to notice a crashed instance (its health check). */
+  /** Interval of the group's health check (TCP 21 answering with an FTP greeting); two failures in a
+   * row make an instance unhealthy, and the group replaces it. */
   healthCheckMs?: number;
 }
 
@@ -49,6 +51,8 @@ export class LocalFleet {
   readonly #instances = new Map<string, Promise<LocalInstance>>();
   #creation: Promise<unknown> = Promise.resolve();
   #reconcileTimer: NodeJS.Timeout | undefined;
+  #healthTimer: NodeJS.Timeout | undefined;
+  readonly #failedChecks = new Map<string, number>();
   #stopped = false;
 
   private constructor(
@@ -109,16 +113,13 @@ export class LocalFleet {
     this.aws.autoscaling.setDesired(capacity);
   }
 
-  /** Kills an instance's servers as a crash would; the group notices after its health check. */
+  /** Kills an instance's FTP server as a crash would. Nothing else is told: the group's health
+   * check finds out, as an FTP health check on port 21 would on AWS. */
   async kill(instanceId: string): Promise<void> {
     const instance = await this.#instances.get(instanceId);
     if (!instance || !this.aws.autoscaling.members.has(instanceId))
       throw new Error(`no instance ${instanceId}`);
     await instance.crash();
-    this.aws.ec2.setState(instanceId, "stopped");
-    setTimeout(() => {
-      if (this.aws.autoscaling.members.has(instanceId)) this.aws.autoscaling.crash(instanceId);
-    }, this.options.healthCheckMs ?? 5_000).unref();
   }
 
   status(): {
@@ -152,6 +153,7 @@ export class LocalFleet {
     if (this.#stopped) return;
     this.#stopped = true;
     clearInterval(this.#reconcileTimer);
+    clearInterval(this.#healthTimer);
     await this.aws.lifecycleQueue.stop();
     await this.dns.close();
     await this.#creation.catch(() => undefined);
@@ -187,7 +189,31 @@ export class LocalFleet {
       reconcile().catch((error: unknown) => options.log.error("local.reconcile-failed", { error }));
     }, options.reconcileEveryMs ?? 30_000);
     this.#reconcileTimer.unref();
+    this.#healthTimer = setInterval(() => void this.#checkHealth(), options.healthCheckMs ?? 2_000);
+    this.#healthTimer.unref();
     aws.autoscaling.setDesired(options.instances);
+  }
+
+  /** The group's health check: in-service instances must answer on port 21. */
+  async #checkHealth(): Promise<void> {
+    for (const member of [...this.aws.autoscaling.members.values()]) {
+      if (member.lifecycleState !== "InService" || member.healthStatus !== "Healthy") continue;
+      const instance = await this.#instances.get(member.instanceId);
+      if (!instance) continue;
+      const healthy = await openFtpSession(instance.address, 21, 1_000).then(
+        (session) => session.close().then(() => true),
+        () => false,
+      );
+      const failures = healthy ? 0 : (this.#failedChecks.get(member.instanceId) ?? 0) + 1;
+      this.#failedChecks.set(member.instanceId, failures);
+      if (failures >= 2 && !this.#stopped && this.aws.autoscaling.members.has(member.instanceId)) {
+        this.options.log.warn("local.health-check-failed", {
+          instanceId: member.instanceId,
+          address: instance.address,
+        });
+        this.aws.autoscaling.crash(member.instanceId);
+      }
+    }
   }
 
   /** Plays the SSM agent: runs the document's scripts, in order, on the instance. */
