@@ -73,6 +73,9 @@ describe.each(DOCUMENT_NAMES)("document %s", (name) => {
         expect(command.startsWith("#!/usr/bin/env bash\n")).toBe(true);
         expect(command).toContain("set -euo pipefail");
         expect(command).not.toMatch(/\{\{/);
+        // Self-contained: the shared library is inlined, nothing is sourced from the instance's disk.
+        expect(command).not.toMatch(/^\s*(source|\.) /m);
+        expect(command).toContain("invalid() {");
       }
     }
   });

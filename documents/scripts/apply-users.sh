@@ -23,44 +23,24 @@
 # Exit: 0 applied, 1 failure, 2 invalid parameter or manifest (nothing changed).
 set -euo pipefail
 
-invalid() {
-  echo "invalid parameter $1: $2" >&2
-  exit 2
-}
-fail() {
-  echo "apply-users: $*" >&2
-  exit 1
-}
+step=apply-users
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 key="${SSM_UsersManifestKey:-}"
 [[ -n "$key" ]] || key=.ftpfleet/users.json
-root="${FTPFLEET_ROOT:-}"
 [[ "$key" =~ ^\.ftpfleet/[A-Za-z0-9._-]{1,100}\.json$ ]] ||
   invalid UsersManifestKey "expected .ftpfleet/<name>.json"
-[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
 
 mnt="$root/mnt/ftpfleet/bucket"
 ro_view="$root/mnt/ftpfleet/bucket-ro"
 homes="$root/srv/ftpfleet/home"
 conf="$root/etc/ftpfleet/pure-ftpd"
-account_file="$root/etc/ftpfleet/account"
 
-[[ -r "$account_file" ]] || fail "missing $account_file (run install-packages first)"
-read -r _ uid gid <"$account_file"
-[[ "$uid" =~ ^[0-9]{1,9}$ && "$gid" =~ ^[0-9]{1,9}$ ]] || fail "malformed $account_file"
+read_account
 mountpoint -q "$mnt" || fail "the bucket is not mounted at $mnt (run mount-bucket first)"
 [[ -d "$conf" ]] || fail "missing $conf (run configure-pure-ftpd first)"
 
-find_program() {
-  local dir
-  for dir in "$root/usr/local/sbin" "$root/usr/local/bin" /usr/sbin /usr/bin; do
-    if [[ -x "$dir/$1" ]]; then
-      printf '%s\n' "$dir/$1"
-      return 0
-    fi
-  done
-  fail "$1 is not installed"
-}
 pure_pw="$(find_program pure-pw)"
 
 work="$(mktemp -d)"

@@ -25,20 +25,13 @@ common_flags=(--prefix=/usr/local --without-sendfile --with-puredb --with-tls --
 plain_flags=("${common_flags[@]}")
 virtualchroot_flags=("${common_flags[@]}" --with-virtualchroot)
 
-invalid() {
-  echo "invalid parameter $1: $2" >&2
-  exit 2
-}
-fail() {
-  echo "build-pure-ftpd: $*" >&2
-  exit 1
-}
+step=build-pure-ftpd
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 source_kind="${SSM_PureFtpdSource:-}"
-root="${FTPFLEET_ROOT:-}"
 url="${FTPFLEET_PUREFTPD_SOURCE_URL:-https://download.pureftpd.org/pub/pure-ftpd/releases/pure-ftpd-$version.tar.gz}"
 [[ "$source_kind" =~ ^(distro|build)$ ]] || invalid PureFtpdSource "expected distro or build"
-[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
 [[ "$url" =~ ^(https://[A-Za-z0-9.-]+|file://)/[A-Za-z0-9._/%+-]+$ && "$url" != *..* ]] ||
   invalid FTPFLEET_PUREFTPD_SOURCE_URL "expected an https:// or file:// URL"
 

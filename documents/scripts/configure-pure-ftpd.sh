@@ -20,14 +20,9 @@
 # Exit: 0 configured (and restarted), 1 failure, 2 invalid parameter (nothing changed).
 set -euo pipefail
 
-invalid() {
-  echo "invalid parameter $1: $2" >&2
-  exit 2
-}
-fail() {
-  echo "configure-pure-ftpd: $*" >&2
-  exit 1
-}
+step=configure-pure-ftpd
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 is_ipv4() {
   local IFS=. octet
   [[ "$1" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || return 1
@@ -37,7 +32,6 @@ is_ipv4() {
 ports="${SSM_PassivePorts:-}"
 address="${SSM_PublicAddress:-}"
 tls="${SSM_TlsMode:-}"
-root="${FTPFLEET_ROOT:-}"
 [[ "$ports" =~ ^([0-9]{4,5}):([0-9]{4,5})$ ]] || invalid PassivePorts "expected LOW:HIGH, e.g. 30000:30099"
 low="${BASH_REMATCH[1]}"
 high="${BASH_REMATCH[2]}"
@@ -45,26 +39,11 @@ high="${BASH_REMATCH[2]}"
   invalid PassivePorts "expected 1024 <= LOW <= HIGH <= 65535"
 [[ -z "$address" ]] || is_ipv4 "$address" || invalid PublicAddress "expected empty or an IPv4 address"
 [[ "$tls" =~ ^(off|optional|required)$ ]] || invalid TlsMode "expected off, optional or required"
-[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
 
 conf="$root/etc/ftpfleet/pure-ftpd"
 pem="$root/etc/ftpfleet/tls/pure-ftpd.pem"
-account_file="$root/etc/ftpfleet/account"
-[[ -r "$account_file" ]] || fail "missing $account_file (run install-packages first)"
-read -r _ uid _ <"$account_file"
-[[ "$uid" =~ ^[0-9]{1,9}$ ]] || fail "malformed $account_file"
+read_account
 
-# A build from source (build-pure-ftpd.sh) lands in /usr/local and wins over the distro package.
-find_program() {
-  local dir
-  for dir in "$root/usr/local/sbin" "$root/usr/local/bin" /usr/sbin /usr/bin; do
-    if [[ -x "$dir/$1" ]]; then
-      printf '%s\n' "$dir/$1"
-      return 0
-    fi
-  done
-  fail "$1 is not installed"
-}
 
 if [[ -z "$address" ]]; then
   imds=http://169.254.169.254/latest

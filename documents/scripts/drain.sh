@@ -10,15 +10,12 @@
 # Exit: 0 drained, 3 timed out with sessions open, 1 failure, 2 invalid parameter.
 set -euo pipefail
 
-invalid() {
-  echo "invalid parameter $1: $2" >&2
-  exit 2
-}
+step=drain
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 timeout="${SSM_TimeoutSeconds:-}"
-root="${FTPFLEET_ROOT:-}"
 [[ "$timeout" =~ ^[0-9]{1,4}$ ]] || invalid TimeoutSeconds "expected 0-9999"
-[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
 
 who=""
 for dir in "$root/usr/local/sbin" /usr/sbin; do

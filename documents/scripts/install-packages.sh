@@ -10,15 +10,12 @@
 # Exit: 0 done, 1 failure, 2 invalid parameter (nothing changed).
 set -euo pipefail
 
-invalid() {
-  echo "invalid parameter $1: $2" >&2
-  exit 2
-}
+step=install-packages
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 source_kind="${SSM_PureFtpdSource:-}"
 [[ "$source_kind" =~ ^(distro|build)$ ]] || invalid PureFtpdSource "expected distro or build"
-root="${FTPFLEET_ROOT:-}"
-[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
 
 account=ftpfleet
 # The sandbox never touches the host's accounts: its files belong to a fixed, unused uid/gid.

@@ -15,33 +15,23 @@
 # Exit: 0 mounted (or already was), 1 failure, 2 invalid parameter (nothing changed).
 set -euo pipefail
 
-invalid() {
-  echo "invalid parameter $1: $2" >&2
-  exit 2
-}
-fail() {
-  echo "mount-bucket: $*" >&2
-  exit 1
-}
+step=mount-bucket
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 bucket="${SSM_BucketName:-}"
 region="${SSM_BucketRegion:-}"
 endpoint="${SSM_S3Endpoint:-}"
-root="${FTPFLEET_ROOT:-}"
 [[ "$bucket" =~ ^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$ && "$bucket" != *..* ]] ||
   invalid BucketName "expected an S3 bucket name"
 [[ "$region" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$ ]] || invalid BucketRegion "expected e.g. eu-west-1"
 [[ -z "$endpoint" || "$endpoint" =~ ^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$ ]] ||
   invalid S3Endpoint "expected empty or http(s)://host[:port]"
-[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
 
 mnt="$root/mnt/ftpfleet/bucket"
 fstab="$root/etc/fstab"
-account_file="$root/etc/ftpfleet/account"
 
-[[ -r "$account_file" ]] || fail "missing $account_file (run install-packages first)"
-read -r _ uid gid <"$account_file"
-[[ "$uid" =~ ^[0-9]{1,9}$ && "$gid" =~ ^[0-9]{1,9}$ ]] || fail "malformed $account_file"
+read_account
 command -v s3fs >/dev/null || fail "s3fs is not installed"
 
 # Version-dependent options: 1.92 and later cache "no such object" answers unless told not to;

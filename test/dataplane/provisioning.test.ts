@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -33,6 +33,9 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
   let instance: LocalInstance;
   let s3: S3Client;
   const scratch = scratchDir();
+  // Variants of a script written here still find the library they source.
+  mkdirSync(join(scratch, "lib"));
+  copyFileSync(join(scriptsDir, "lib/common.sh"), join(scratch, "lib/common.sh"));
   const homes = () => join(instance.root, "srv/ftpfleet/home");
   const passwd = () => readFile(join(instance.root, "etc/ftpfleet/pure-ftpd/pureftpd.passwd"), "utf8");
 

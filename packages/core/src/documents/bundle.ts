@@ -53,11 +53,19 @@ export function bundleDocument(name: DocumentName, dir = DEFAULT_DOCUMENTS_DIR):
       ...step.inputs,
       runCommand: step.inputs.runCommand.map((line) => {
         const script = /^@script ([a-z0-9-]+\.sh)$/.exec(line)?.[1];
-        return script ? readFileSync(join(dir, "scripts", script), "utf8") : line;
+        return script ? inlineLibrary(readFileSync(join(dir, "scripts", script), "utf8"), dir) : line;
       }),
     },
   }));
   return { ...source, mainSteps };
+}
+
+/** An SSM step is one self-contained script: the shared library a script sources is put in its place. */
+function inlineLibrary(script: string, dir: string): string {
+  const library = readFileSync(join(dir, "scripts", "lib", "common.sh"), "utf8");
+  return script
+    .replace(/^# shellcheck source-path=SCRIPTDIR source=lib\/common\.sh\n/m, "")
+    .replace(/^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/common\.sh"$/m, library.trimEnd());
 }
 
 /** The document as written, scripts not inlined: enough to check parameters. */

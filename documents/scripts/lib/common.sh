@@ -1,0 +1,38 @@
+# shellcheck shell=bash
+# Shared by every step script. Scripts source it as files; the document bundler inlines it into
+# each step, since an SSM step is one self-contained script. Each script sets $step first.
+
+# A parameter with a value outside its pattern: nothing has been changed.
+invalid() {
+  echo "invalid parameter $1: $2" >&2
+  exit 2
+}
+
+fail() {
+  echo "${step:-ftpfleet}: $*" >&2
+  exit 1
+}
+
+# The sandbox prefix used by tests and local mode; empty on AWS.
+root="${FTPFLEET_ROOT:-}"
+[[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
+
+# A build from source (build-pure-ftpd.sh) lands in /usr/local and wins over the distro package.
+find_program() {
+  local dir
+  for dir in "$root/usr/local/sbin" "$root/usr/local/bin" /usr/sbin /usr/bin; do
+    if [[ -x "$dir/$1" ]]; then
+      printf '%s\n' "$dir/$1"
+      return 0
+    fi
+  done
+  fail "$1 is not installed"
+}
+
+# Sets uid and gid of the system account FTP users map to (written by install-packages).
+read_account() {
+  local file="$root/etc/ftpfleet/account"
+  [[ -r "$file" ]] || fail "missing $file (run install-packages first)"
+  read -r _ uid gid <"$file"
+  [[ "$uid" =~ ^[0-9]{1,9}$ && "$gid" =~ ^[0-9]{1,9}$ ]] || fail "malformed $file"
+}
