@@ -55,9 +55,12 @@ export async function processLifecycleMessages(
 ): Promise<BatchResult> {
   const work = sortMessages(messages, cp);
   const failedIds: string[] = [];
-  const collect = <T>(items: Item<T>[], outcomes: Outcome[]) => {
-    outcomes.forEach((outcome, i) => {
-      if (!outcome.ok) failedIds.push(...(items[i]?.messageIds ?? []));
+  /** Runs one step of the batch over its items' values; items whose outcome failed are retried. */
+  const settle = async <T>(items: Item<T>[], step: (values: T[]) => Promise<Outcome[]>) => {
+    if (items.length === 0) return;
+    const outcomes = await step(items.map((i) => i.value));
+    outcomes.forEach((outcome, n) => {
+      if (!outcome.ok) failedIds.push(...(items[n]?.messageIds ?? []));
     });
   };
   const provisioning = provisions(cp.config);
@@ -67,18 +70,14 @@ export async function processLifecycleMessages(
   const succeeded = work.provisioned.filter((i) => i.value.status === "Success");
 
   // Warm-pool launches never serve from there: nothing to publish.
-  collect(
-    warmPool,
-    await Promise.all(
-      warmPool.map((i) => answerAction(i.value, "CONTINUE", cp, launchLog(cp, i.value), { warmPool: true })),
-    ),
+  await settle(warmPool, (actions) =>
+    Promise.all(actions.map((a) => answerAction(a, "CONTINUE", cp, launchLog(cp, a), { warmPool: true }))),
   );
   if (provisioning) {
     const deadline = cp.clock.now() + cp.config.agentTimeoutSeconds * 1000;
-    collect(
-      entering,
-      await startProvisioning(
-        entering.map((i) => ({ action: i.value, deadline })),
+    await settle(entering, (actions) =>
+      startProvisioning(
+        actions.map((action) => ({ action, deadline })),
         cp,
       ),
     );
@@ -98,51 +97,21 @@ export async function processLifecycleMessages(
       for (const item of syncFor) failedIds.push(...item.messageIds);
     }
     if (report) {
-      collect(
-        readyAtLaunch,
-        await finishReadyLaunches(
-          readyAtLaunch.map((i) => i.value),
-          report,
-          cp,
-        ),
-      );
-      collect(
-        work.provisioned,
-        await finishProvisioning(
-          work.provisioned.map((i) => i.value),
-          report,
-          cp,
-        ),
-      );
-      collect(
-        work.terminations,
-        await finishTerminations(
-          work.terminations.map((i) => i.value),
-          report,
-          cp,
-        ),
-      );
+      const synced = report;
+      await settle(readyAtLaunch, (actions) => finishReadyLaunches(actions, synced, cp));
+      await settle(work.provisioned, (statuses) => finishProvisioning(statuses, synced, cp));
+      await settle(work.terminations, (actions) => finishTerminations(actions, synced, cp));
     }
   }
 
-  collect(
-    work.drained,
-    await finishDrainCommands(
-      work.drained.map((i) => i.value),
-      cp,
-    ),
-  );
+  await settle(work.drained, (statuses) => finishDrainCommands(statuses, cp));
   // Instances whose agent was not online yet: one more try, as one command for all of them.
-  collect(
-    work.awaitingAgent,
-    await startProvisioning(
-      work.awaitingAgent.map((i) => i.value),
-      cp,
-    ),
-  );
-  const steps: Outcome[] = [];
-  for (const { value } of work.terminationSteps) steps.push(await continueTermination(value, cp));
-  collect(work.terminationSteps, steps);
+  await settle(work.awaitingAgent, (items) => startProvisioning(items, cp));
+  await settle(work.terminationSteps, async (steps) => {
+    const outcomes: Outcome[] = [];
+    for (const step of steps) outcomes.push(await continueTermination(step, cp));
+    return outcomes;
+  });
   return { failedMessageIds: failedIds };
 }
 
