@@ -79,7 +79,7 @@ export class SimulatedAutoScaling {
         RecordLifecycleActionHeartbeat: (input: RecordLifecycleActionHeartbeatCommandInput) =>
           this.#call("RecordLifecycleActionHeartbeat", () => this.#heartbeat(input)),
       },
-      () => (this.latencyMs > 0 ? this.clock.sleep(this.latencyMs) : Promise.resolve()),
+      this,
     );
   }
 

@@ -82,7 +82,7 @@ export class SimulatedEc2 {
           this.#call("DescribeInstances", () => this.#describe(input)),
         CreateTags: (input: CreateTagsCommandInput) => this.#call("CreateTags", () => this.#tag(input)),
       },
-      () => (this.latencyMs > 0 ? this.clock.sleep(this.latencyMs) : Promise.resolve()),
+      this,
     );
   }
 

@@ -86,7 +86,7 @@ export class SimulatedQueue {
           return { MessageId: this.send(input.MessageBody ?? "", input.DelaySeconds ?? 0) };
         },
       },
-      () => (this.latencyMs > 0 ? this.clock.sleep(this.latencyMs) : Promise.resolve()),
+      this,
     );
   }
 

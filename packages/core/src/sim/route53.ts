@@ -67,7 +67,7 @@ export class SimulatedRoute53 {
         ChangeResourceRecordSets: (input: ChangeResourceRecordSetsCommandInput) =>
           this.#call("ChangeResourceRecordSets", () => this.#change(input)),
       },
-      () => (this.latencyMs > 0 ? this.clock.sleep(this.latencyMs) : Promise.resolve()),
+      this,
     );
   }
 

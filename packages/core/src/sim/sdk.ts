@@ -1,4 +1,5 @@
 import type { InitializeMiddleware, MiddlewareStack } from "@smithy/types";
+import type { Clock } from "../clock";
 
 type Handler = (input: never) => unknown;
 
@@ -9,14 +10,14 @@ export function answerFrom<C extends { middlewareStack: MiddlewareStack<any, any
   client: C,
   service: string,
   handlers: Record<string, Handler>,
-  /** Time a request spends on the wire and in the service (simulated latency). */
-  inFlight: () => Promise<void> = async () => {},
+  /** The fake's clock and the time a request spends on the wire and in the service. */
+  fake: { clock: Clock; latencyMs: number },
 ): C {
   const answer: InitializeMiddleware<object, object> = (_next, context) => async (args) => {
     const name = String((context as { commandName?: string }).commandName ?? "").replace(/Command$/, "");
     const handler = handlers[name];
     if (!handler) throw new Error(`simulated ${service} does not implement ${name}`);
-    await inFlight();
+    if (fake.latencyMs > 0) await fake.clock.sleep(fake.latencyMs);
     const output = await handler((args as { input: never }).input);
     return { output: { $metadata: { httpStatusCode: 200 }, ...(output as object) }, response: {} };
   };

@@ -85,7 +85,7 @@ export class SimulatedSsm {
         GetCommandInvocation: (input: GetCommandInvocationCommandInput) =>
           this.#call("GetCommandInvocation", () => this.#get(input)),
       },
-      () => (this.latencyMs > 0 ? this.clock.sleep(this.latencyMs) : Promise.resolve()),
+      this,
     );
   }
 
