@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { systemClock } from "../clock";
+import type { Clock } from "../clock";
 import { documentName, type FleetConfig, loadFleetConfig } from "../config";
 import { DOCUMENT_NAMES, type DocumentName, readDocument } from "../documents/bundle";
 import { openFtpSession } from "../local/ftp-probe";
@@ -57,7 +57,7 @@ export class LocalFleet {
 
   private constructor(
     readonly world: LocalWorld,
-    readonly aws: SimulatedAws<typeof systemClock>,
+    readonly aws: SimulatedAws<StoppableClock>,
     readonly cp: ControlPlane,
     readonly dns: DnsResponder,
     readonly options: LocalFleetOptions,
@@ -80,7 +80,7 @@ export class LocalFleet {
       };
       const aws = new SimulatedAws({
         config,
-        clock: systemClock,
+        clock: stoppableClock(),
         zoneName: LOCAL_ZONE,
         addresses: (n) => ({ privateIp: `10.231.${world.network.id}.${n + 1}` }),
         commandExecutor: executor,
@@ -158,6 +158,8 @@ export class LocalFleet {
     await this.dns.close();
     await this.#creation.catch(() => undefined);
     await this.world.stop();
+    // The simulation's long waits (hook expiry, command timeouts) must not keep the process alive.
+    this.aws.clock.stop();
   }
 
   #wire(pem: string): void {
@@ -241,6 +243,34 @@ export class LocalFleet {
     }
     return { exitCode: 0, stdout, stderr };
   }
+}
+
+export interface StoppableClock extends Clock {
+  /** Drops every pending sleep: they never resolve. */
+  stop(): void;
+}
+
+/** Real time whose pending timers can all be dropped when the local fleet stops. */
+export function stoppableClock(): StoppableClock {
+  const timers = new Set<NodeJS.Timeout>();
+  return {
+    now: () => Date.now(),
+    sleep: (ms) =>
+      new Promise((resolve) => {
+        const timer = setTimeout(
+          () => {
+            timers.delete(timer);
+            resolve();
+          },
+          Math.max(0, ms),
+        );
+        timers.add(timer);
+      }),
+    stop() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
 }
 
 function documentScripts(name: DocumentName): DataPlaneScript[] {
