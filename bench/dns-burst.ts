@@ -1,16 +1,18 @@
 import { CompleteLifecycleActionCommand } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { ChangeResourceRecordSetsCommand } from "@aws-sdk/client-route-53";
-import { isThrottle, isTransientAwsError } from "@ftpfleet/core/adapters/aws-errors";
-import { loadFleetConfig } from "@ftpfleet/core/config";
-import { setIdentifierFor } from "@ftpfleet/core/dns/records";
-import { parseLifecycleEvent } from "@ftpfleet/core/events/lifecycle";
-import { memoryLogger } from "@ftpfleet/core/log";
-import { retry } from "@ftpfleet/core/retry";
-import { until } from "@ftpfleet/core/sim/clock";
-import { ROUTE53_RATE, SimulatedAws } from "@ftpfleet/core/sim/world";
-import { controlPlane } from "@ftpfleet/core/workflows/control-plane";
-import { processLifecycleMessages } from "@ftpfleet/core/workflows/lifecycle";
+import {
+  controlPlane,
+  isThrottle,
+  isTransientAwsError,
+  loadFleetConfig,
+  memoryLogger,
+  parseLifecycleEvent,
+  processLifecycleMessages,
+  retry,
+  setIdentifierFor,
+} from "@ftpfleet/core";
+import { ROUTE53_RATE, SimulatedAws, until } from "@ftpfleet/simulated-aws";
 import { lifecycleQueueSettings } from "../stacks/definitions";
 
 export interface BurstResult {

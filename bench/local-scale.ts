@@ -1,8 +1,9 @@
 // Time from "scale to N" until all N instances are serving and in DNS, in local mode (real
 // namespaces, real provisioning scripts, the control plane in real time). Needs root.
-import { dataPlaneSupport } from "@ftpfleet/core/local/support";
-import type { LocalFleet } from "@ftpfleet/core/localmode/fleet";
-import { createLogger } from "@ftpfleet/core/log";
+
+import { createLogger } from "@ftpfleet/core";
+import type { LocalFleet } from "@ftpfleet/local";
+import { dataPlaneSupport } from "@ftpfleet/local";
 import { startLocalFleet } from "../scripts/local-fleet";
 
 export type ScaleBenchResult =

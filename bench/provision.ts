@@ -5,12 +5,16 @@ import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { seedPureFtpdArtifact } from "@ftpfleet/core/local/artifact";
-import { runChecked, runCommand } from "@ftpfleet/core/local/exec";
-import { probeLogin } from "@ftpfleet/core/local/ftp-probe";
-import { localS3Credentials } from "@ftpfleet/core/local/s3-server";
-import { dataPlaneSupport } from "@ftpfleet/core/local/support";
-import { type LocalInstance, LocalWorld } from "@ftpfleet/core/local/world";
+import {
+  dataPlaneSupport,
+  localS3Credentials,
+  probeLogin,
+  runChecked,
+  runCommand,
+  Sandbox,
+  type SandboxInstance,
+  seedPureFtpdArtifact,
+} from "@ftpfleet/local";
 
 export interface ProvisionBenchFigures {
   /** Launch to "answers a login": distro pure-ftpd, packages already installed (what runs). */
@@ -41,7 +45,7 @@ export async function provisionBench(options: { transferMB?: number } = {}): Pro
   if (reason !== undefined) return { skipped: reason };
   const transferMB = options.transferMB ?? 20;
   const scratch = await mkdtemp(join(tmpdir(), "ftpfleet-bench-"));
-  const world = await LocalWorld.create();
+  const world = await Sandbox.create();
   try {
     const s3 = new S3Client({
       endpoint: world.s3.endpoint,
@@ -122,7 +126,7 @@ export async function provisionBench(options: { transferMB?: number } = {}): Pro
   }
 }
 
-async function untilLogin(instance: LocalInstance, provision: () => Promise<unknown>): Promise<number> {
+async function untilLogin(instance: SandboxInstance, provision: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await provision();
   await probeLogin(instance.address, "bench", "bench-pass");
@@ -130,7 +134,7 @@ async function untilLogin(instance: LocalInstance, provision: () => Promise<unkn
 }
 
 /** A virtual user hashed the way `pure-pw useradd` does by default (argon2id), added by hand. */
-async function addArgon2User(instance: LocalInstance, name: string, password: string): Promise<void> {
+async function addArgon2User(instance: SandboxInstance, name: string, password: string): Promise<void> {
   const conf = join(instance.root, "etc/ftpfleet/pure-ftpd");
   const scratchPasswd = join(conf, "argon.passwd");
   await runCommand(

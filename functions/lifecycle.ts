@@ -1,5 +1,5 @@
-import type { ControlPlane } from "@ftpfleet/core/workflows/control-plane";
-import { processLifecycleMessages } from "@ftpfleet/core/workflows/lifecycle";
+import type { ControlPlane } from "@ftpfleet/core";
+import { processLifecycleMessages } from "@ftpfleet/core";
 import middy from "@middy/core";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { invocationLogging } from "./middleware";

@@ -1,4 +1,4 @@
-import type { Logger } from "@ftpfleet/core/log";
+import type { Logger } from "@ftpfleet/core";
 import type { MiddlewareObj } from "@middy/core";
 import type { Context } from "aws-lambda";
 

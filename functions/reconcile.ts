@@ -1,6 +1,5 @@
-import { describeChanges } from "@ftpfleet/core/dns/plan";
-import type { ControlPlane } from "@ftpfleet/core/workflows/control-plane";
-import { parseReconcileRequest, reconcileFleet } from "@ftpfleet/core/workflows/reconcile";
+import type { ControlPlane } from "@ftpfleet/core";
+import { describeChanges, parseReconcileRequest, reconcileFleet } from "@ftpfleet/core";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { invocationLogging } from "./middleware";

@@ -1,5 +1,5 @@
-import { LocalFleet } from "@ftpfleet/core/localmode/fleet";
-import type { Logger } from "@ftpfleet/core/log";
+import type { Logger } from "@ftpfleet/core";
+import { LocalFleet } from "@ftpfleet/local";
 import type { Context } from "aws-lambda";
 import { createLifecycleHandler } from "../functions/lifecycle";
 import { createReconcileHandler } from "../functions/reconcile";

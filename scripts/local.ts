@@ -2,10 +2,14 @@
 // machine; `npm run local -- down` removes whatever a crashed run left behind.
 import { execFileSync } from "node:child_process";
 import { createInterface } from "node:readline";
-import { cleanupLeftovers } from "@ftpfleet/core/local/cleanup";
-import { dataPlaneSupport } from "@ftpfleet/core/local/support";
-import { DEMO_USER, LOCAL_RECORD, type LocalFleet } from "@ftpfleet/core/localmode/fleet";
-import { createLogger } from "@ftpfleet/core/log";
+import { createLogger } from "@ftpfleet/core";
+import {
+  cleanupLeftovers,
+  DEMO_USER,
+  dataPlaneSupport,
+  LOCAL_RECORD,
+  type LocalFleet,
+} from "@ftpfleet/local";
 import { startLocalFleet } from "./local-fleet";
 
 async function up(instances: number, dnsPort: number): Promise<void> {

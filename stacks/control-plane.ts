@@ -1,7 +1,12 @@
 import { join } from "node:path";
-import { documentName, type FleetConfig, fleetEnvironment, loadFleetConfig } from "@ftpfleet/core/config";
-import { bundleDocument, DOCUMENT_NAMES } from "@ftpfleet/core/documents/bundle";
-import { lifecycleHooks } from "@ftpfleet/core/hooks";
+import {
+  documentName,
+  type FleetConfig,
+  fleetEnvironment,
+  lifecycleHooks,
+  loadFleetConfig,
+} from "@ftpfleet/core";
+import { bundleDocument, DOCUMENT_NAMES } from "@ftpfleet/core/documents";
 import {
   commandStatusSubscriptionPattern,
   controlPlanePermissions,

@@ -1,9 +1,10 @@
-import { documentName, type FleetConfig } from "@ftpfleet/core/config";
 import {
   commandStatusPattern,
+  documentName,
   type EventPattern,
+  type FleetConfig,
   lifecycleEventPattern,
-} from "@ftpfleet/core/events/patterns";
+} from "@ftpfleet/core";
 
 /** The control plane's infrastructure as plain data: what the stack deploys, and what tests check
  * (SST components themselves cannot be instantiated offline). */

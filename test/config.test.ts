@@ -1,5 +1,4 @@
-import { loadFleetConfig } from "@ftpfleet/core/config";
-import { InvalidInputError } from "@ftpfleet/core/errors";
+import { InvalidInputError, loadFleetConfig } from "@ftpfleet/core";
 import { describe, expect, it } from "vitest";
 import { testEnv } from "./support";
 

@@ -1,11 +1,6 @@
 import { Resolver } from "node:dns/promises";
 import { connect } from "node:net";
-import {
-  type DnsResponder,
-  pickWeighted,
-  startDnsResponder,
-  type WeightedSet,
-} from "@ftpfleet/core/localmode/dns-responder";
+import { type DnsResponder, pickWeighted, startDnsResponder, type WeightedSet } from "@ftpfleet/local";
 import { afterEach, describe, expect, it } from "vitest";
 
 let responder: DnsResponder | undefined;

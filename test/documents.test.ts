@@ -1,5 +1,6 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { InvalidInputError, provisionParameters } from "@ftpfleet/core";
 import {
   bundleDocument,
   DEFAULT_DOCUMENTS_DIR,
@@ -8,9 +9,7 @@ import {
   parameterEnvironment,
   readDocument,
   resolveParameters,
-} from "@ftpfleet/core/documents/bundle";
-import { InvalidInputError } from "@ftpfleet/core/errors";
-import { provisionParameters } from "@ftpfleet/core/workflows/provision";
+} from "@ftpfleet/core/documents";
 import { describe, expect, it } from "vitest";
 import { testConfig } from "./support";
 

@@ -1,7 +1,11 @@
-import { InvalidInputError } from "@ftpfleet/core/errors";
-import { parseDeferred } from "@ftpfleet/core/events/deferred";
-import { entersService, parseLifecycleEvent } from "@ftpfleet/core/events/lifecycle";
-import { lifecycleEventPattern, matchesPattern } from "@ftpfleet/core/events/patterns";
+import {
+  entersService,
+  InvalidInputError,
+  lifecycleEventPattern,
+  matchesPattern,
+  parseDeferred,
+  parseLifecycleEvent,
+} from "@ftpfleet/core";
 import { describe, expect, it } from "vitest";
 import { fixture } from "./support";
 

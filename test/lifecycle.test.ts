@@ -1,6 +1,5 @@
 import { ChangeResourceRecordSetsCommand, PriorRequestNotComplete } from "@aws-sdk/client-route-53";
-import { until } from "@ftpfleet/core/sim/clock";
-import { ROUTE53_RATE } from "@ftpfleet/core/sim/world";
+import { ROUTE53_RATE, until } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLifecycleHandler } from "../functions/lifecycle";
 import {

@@ -1,16 +1,14 @@
 import {
   describeChanges,
+  desiredRecords,
+  type FleetRecord,
   hasChanges,
   MAX_WEIGHTED_RECORDS,
   planRecordChanges,
   type RecordChanges,
-} from "@ftpfleet/core/dns/plan";
-import {
-  desiredRecords,
-  type FleetRecord,
   type RecordSet,
   setIdentifierFor,
-} from "@ftpfleet/core/dns/records";
+} from "@ftpfleet/core";
 import { describe, expect, it } from "vitest";
 
 const owner = { ownerId: "test", recordName: "ftp.example.com." };

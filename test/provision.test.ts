@@ -1,7 +1,6 @@
 import { GetCommandInvocationCommand, SendCommandCommand } from "@aws-sdk/client-ssm";
-import type { SimulatedClock } from "@ftpfleet/core/sim/clock";
-import { until } from "@ftpfleet/core/sim/clock";
-import { type CommandExecutor, INLINE_STDOUT_LIMIT } from "@ftpfleet/core/sim/ssm";
+import type { SimulatedClock } from "@ftpfleet/simulated-aws";
+import { type CommandExecutor, INLINE_STDOUT_LIMIT, until } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Fleet, recordInstanceIds, simulatedFleet, states } from "./support";
 

@@ -1,7 +1,6 @@
 import { ChangeResourceRecordSetsCommand } from "@aws-sdk/client-route-53";
-import { until } from "@ftpfleet/core/sim/clock";
-import { ROUTE53_RATE } from "@ftpfleet/core/sim/world";
-import { coalescedDnsSync } from "@ftpfleet/core/workflows/dns-sync";
+import { coalescedDnsSync } from "@ftpfleet/core";
+import { ROUTE53_RATE, until } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
 import { createReconcileHandler } from "../functions/reconcile";
 import { type Fleet, lambdaContext, recordInstanceIds, simulatedFleet, states } from "./support";

@@ -3,12 +3,8 @@ import {
   ChangeResourceRecordSetsCommand,
   PriorRequestNotComplete,
 } from "@aws-sdk/client-route-53";
-import { route53RecordStore } from "@ftpfleet/core/adapters/route53";
-import { desiredRecords } from "@ftpfleet/core/dns/records";
-import { memoryLogger } from "@ftpfleet/core/log";
-import { SimulatedClock } from "@ftpfleet/core/sim/clock";
-import { SimulatedRoute53 } from "@ftpfleet/core/sim/route53";
-import { ROUTE53_RATE } from "@ftpfleet/core/sim/world";
+import { desiredRecords, memoryLogger, route53RecordStore } from "@ftpfleet/core";
+import { ROUTE53_RATE, SimulatedClock, SimulatedRoute53 } from "@ftpfleet/simulated-aws";
 import { describe, expect, it } from "vitest";
 
 const zone = "Z0TESTZONE";
@@ -183,7 +179,11 @@ describe("route53RecordStore", () => {
     const report = await clock.run(store.apply({ create: [a, b], update: [], delete: [], notPlaced: [] }));
     expect(report.applied).toBe(1);
     expect(report.failed).toEqual([
-      { change: `CREATE ${a.setIdentifier}`, reason: expect.stringMatching(/already exists/) },
+      {
+        change: `CREATE ${a.setIdentifier}`,
+        setIdentifiers: [a.setIdentifier],
+        reason: expect.stringMatching(/already exists/),
+      },
     ]);
   });
 

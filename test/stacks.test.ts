@@ -1,7 +1,5 @@
-import { MAX_DELAY_SECONDS } from "@ftpfleet/core/adapters/deferred-queue";
-import { readDocument } from "@ftpfleet/core/documents/bundle";
-import { commandStatusPattern, matchesPattern } from "@ftpfleet/core/events/patterns";
-import { lifecycleHooks } from "@ftpfleet/core/hooks";
+import { commandStatusPattern, lifecycleHooks, MAX_DELAY_SECONDS, matchesPattern } from "@ftpfleet/core";
+import { readDocument } from "@ftpfleet/core/documents";
 import { describe, expect, it } from "vitest";
 import {
   controlPlanePermissions,

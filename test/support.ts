@@ -1,9 +1,13 @@
 import { readFileSync } from "node:fs";
-import { type FleetConfig, loadFleetConfig } from "@ftpfleet/core/config";
-import { memoryLogger } from "@ftpfleet/core/log";
-import type { ConsumerSettings } from "@ftpfleet/core/sim/queue";
-import { SimulatedAws, type SimulationOptions } from "@ftpfleet/core/sim/world";
-import { type ControlPlane, controlPlane } from "@ftpfleet/core/workflows/control-plane";
+import {
+  type ControlPlane,
+  controlPlane,
+  type FleetConfig,
+  loadFleetConfig,
+  memoryLogger,
+} from "@ftpfleet/core";
+import type { ConsumerSettings } from "@ftpfleet/simulated-aws";
+import { SimulatedAws, type SimulationOptions } from "@ftpfleet/simulated-aws";
 import type { Context } from "aws-lambda";
 import { createLifecycleHandler } from "../functions/lifecycle";
 import { sqsEvent } from "../scripts/sqs-event";

@@ -1,5 +1,4 @@
-import { InvalidInputError } from "@ftpfleet/core/errors";
-import { parseUsersManifest } from "@ftpfleet/core/users/manifest";
+import { InvalidInputError, parseUsersManifest } from "@ftpfleet/core";
 import { describe, expect, it } from "vitest";
 
 const hash = `$6$saltsalt$${"a".repeat(86)}`;

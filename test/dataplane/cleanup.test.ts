@@ -1,10 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { cleanupLeftovers } from "@ftpfleet/core/local/cleanup";
-import { mountsUnder } from "@ftpfleet/core/local/mounts";
-import { listNamespaces } from "@ftpfleet/core/local/netns";
-import { processesIn } from "@ftpfleet/core/local/processes";
+import { cleanupLeftovers, listNamespaces, mountsUnder, processesIn } from "@ftpfleet/local";
 import { describe, expect, it } from "vitest";
 import { dataPlaneSkip } from "./helpers";
 

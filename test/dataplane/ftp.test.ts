@@ -1,10 +1,15 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { runChecked, runCommand } from "@ftpfleet/core/local/exec";
-import { openFtpSession, probeLogin } from "@ftpfleet/core/local/ftp-probe";
-import type { S3RequestRecord } from "@ftpfleet/core/local/s3-server";
-import { type LocalInstance, LocalWorld } from "@ftpfleet/core/local/world";
+import type { S3RequestRecord } from "@ftpfleet/local";
+import {
+  openFtpSession,
+  probeLogin,
+  runChecked,
+  runCommand,
+  Sandbox,
+  type SandboxInstance,
+} from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   dataPlaneSkip,
@@ -21,15 +26,15 @@ import {
 const skip = dataPlaneSkip("ftp.test.ts");
 
 describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => {
-  let world: LocalWorld;
-  let instance: LocalInstance;
+  let world: Sandbox;
+  let instance: SandboxInstance;
   let s3: S3Client;
   let alice: FtpLogin;
   const scratch = scratchDir();
   const requests: S3RequestRecord[] = [];
 
   beforeAll(async () => {
-    world = await LocalWorld.create({ onS3Request: (request) => requests.push(request) });
+    world = await Sandbox.create({ onS3Request: (request) => requests.push(request) });
     s3 = s3Client(world);
     // Written straight to S3, as operators do: no folder markers, folders two levels deep.
     await putObject(s3, world, "projects/alpha/readme.txt", "hello from alpha\n");

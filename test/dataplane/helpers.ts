@@ -2,10 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { type CommandResult, runChecked, runCommand } from "@ftpfleet/core/local/exec";
-import { localS3Credentials } from "@ftpfleet/core/local/s3-server";
-import { dataPlaneSupport } from "@ftpfleet/core/local/support";
-import type { LocalWorld } from "@ftpfleet/core/local/world";
+import type { Sandbox } from "@ftpfleet/local";
+import {
+  type CommandResult,
+  dataPlaneSupport,
+  localS3Credentials,
+  runChecked,
+  runCommand,
+} from "@ftpfleet/local";
 
 /** The reason the data-plane suite of `file` cannot run here (printed once), or undefined. */
 export function dataPlaneSkip(file: string): string | undefined {
@@ -14,7 +18,7 @@ export function dataPlaneSkip(file: string): string | undefined {
   return reason;
 }
 
-export function s3Client(world: LocalWorld): S3Client {
+export function s3Client(world: Sandbox): S3Client {
   return new S3Client({
     endpoint: world.s3.endpoint,
     region: world.region,
@@ -25,7 +29,7 @@ export function s3Client(world: LocalWorld): S3Client {
 
 export async function putObject(
   s3: S3Client,
-  world: LocalWorld,
+  world: Sandbox,
   key: string,
   body: string | Uint8Array,
   metadata?: Record<string, string>,
@@ -33,7 +37,7 @@ export async function putObject(
   await s3.send(new PutObjectCommand({ Bucket: world.bucket, Key: key, Body: body, Metadata: metadata }));
 }
 
-export async function getObject(s3: S3Client, world: LocalWorld, key: string): Promise<string | undefined> {
+export async function getObject(s3: S3Client, world: Sandbox, key: string): Promise<string | undefined> {
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: key }));
     return await out.Body?.transformToString();
@@ -55,7 +59,7 @@ export interface Grant {
 
 export async function putManifest(
   s3: S3Client,
-  world: LocalWorld,
+  world: Sandbox,
   users: { name: string; password: string; grants: Grant[] }[],
   options: { layout?: "bind" | "symlink"; key?: string } = {},
 ): Promise<void> {

@@ -2,11 +2,16 @@ import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { seedPureFtpdArtifact } from "@ftpfleet/core/local/artifact";
-import { runChecked } from "@ftpfleet/core/local/exec";
-import { probeLogin } from "@ftpfleet/core/local/ftp-probe";
-import { mountsUnder } from "@ftpfleet/core/local/mounts";
-import { type DataPlaneScript, type LocalInstance, LocalWorld, scriptsDir } from "@ftpfleet/core/local/world";
+import {
+  type DataPlaneScript,
+  mountsUnder,
+  probeLogin,
+  runChecked,
+  Sandbox,
+  type SandboxInstance,
+  scriptsDir,
+  seedPureFtpdArtifact,
+} from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dataPlaneSkip, putManifest, putObject, s3Client, scratchDir, writeScratch } from "./helpers";
 
@@ -29,8 +34,8 @@ async function snapshot(root: string): Promise<string> {
 }
 
 describe.skipIf(skip)("provisioning scripts on a local instance", () => {
-  let world: LocalWorld;
-  let instance: LocalInstance;
+  let world: Sandbox;
+  let instance: SandboxInstance;
   let s3: S3Client;
   const scratch = scratchDir();
   // Variants of a script written here still find the library they source.
@@ -40,7 +45,7 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
   const passwd = () => readFile(join(instance.root, "etc/ftpfleet/pure-ftpd/pureftpd.passwd"), "utf8");
 
   beforeAll(async () => {
-    world = await LocalWorld.create();
+    world = await Sandbox.create();
     s3 = s3Client(world);
     await putObject(s3, world, "projects/alpha/readme.txt", "alpha\n");
     await putManifest(s3, world, [
@@ -213,7 +218,7 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
   });
 
   describe("build-pure-ftpd.sh (the build path, with its artifact cache)", () => {
-    let builder: LocalInstance;
+    let builder: SandboxInstance;
     const build = { PureFtpdSource: "build" };
     const missingSource = () => ({ FTPFLEET_PUREFTPD_SOURCE_URL: `file://${scratch}/not-there.tar.gz` });
 

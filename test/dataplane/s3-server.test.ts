@@ -10,7 +10,7 @@ import {
   S3Client,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
-import { type LocalS3Server, localS3Credentials, startLocalS3 } from "@ftpfleet/core/local/s3-server";
+import { type LocalS3Server, localS3Credentials, startLocalS3 } from "@ftpfleet/local";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 

@@ -1,8 +1,6 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { runCommand } from "@ftpfleet/core/local/exec";
-import { findProgram } from "@ftpfleet/core/local/support";
-import { scriptsDir } from "@ftpfleet/core/local/world";
+import { findProgram, runCommand, scriptsDir } from "@ftpfleet/local";
 import { describe, expect, it } from "vitest";
 
 const shellcheck = findProgram("shellcheck");

@@ -1,8 +1,7 @@
 import { Resolver } from "node:dns/promises";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { localS3Credentials } from "@ftpfleet/core/local/s3-server";
-import { DEMO_USER, LOCAL_RECORD, type LocalFleet } from "@ftpfleet/core/localmode/fleet";
-import { createLogger } from "@ftpfleet/core/log";
+import { createLogger } from "@ftpfleet/core";
+import { DEMO_USER, LOCAL_RECORD, type LocalFleet, localS3Credentials } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalFleet } from "../../scripts/local-fleet";
 import { dataPlaneSkip, lftp, scratchDir, writeScratch } from "../dataplane/helpers";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { InvalidInputError } from "./errors";
+import { InvalidInputError, parseOrThrow } from "./errors";
 
 const dnsName = z
   .string()
@@ -120,17 +120,57 @@ export function fleetEnvironment(config: z.input<typeof fleetConfigSchema>): Rec
   );
 }
 
-/** Parses `input` or throws an InvalidInputError naming every problem. */
-export function parseOrThrow<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-  what: string,
-  describePath: (path: PropertyKey[]) => string = (path) => path.map(String).join(".") || "(root)",
-): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => `${describePath(issue.path)}: ${issue.message}`);
-  throw new InvalidInputError(what, issues, { cause: result.error });
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const functionSettingsSchema = z.object({
+  LOG_LEVEL: z
+    .string()
+    .toLowerCase()
+    .pipe(z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(", ")}` }))
+    .default("info"),
+  FTPFLEET_LIFECYCLE_QUEUE_URL: z
+    .url({ protocol: /^https$/, error: "the lifecycle queue's https URL" })
+    .refine(
+      (url) => /^https:\/\/sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/\d{12}\/[\w-]{1,80}(\.fifo)?$/.test(url),
+      {
+        message: "an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/queue",
+      },
+    ),
+});
+
+export interface FunctionConfig {
+  fleet: FleetConfig;
+  logLevel: LogLevel;
+  lifecycleQueueUrl: string;
+}
+
+/** What a Lambda function reads at start-up: the fleet's configuration, its log level and the
+ * lifecycle queue. Every problem in any of them is named in one error. */
+export function loadFunctionConfig(env: Record<string, string | undefined> = process.env): FunctionConfig {
+  const issues: string[] = [];
+  let fleet: FleetConfig | undefined;
+  try {
+    fleet = loadFleetConfig(env);
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    issues.push(...error.issues);
+  }
+  const settings = functionSettingsSchema.safeParse({
+    LOG_LEVEL: env.LOG_LEVEL === "" ? undefined : env.LOG_LEVEL,
+    FTPFLEET_LIFECYCLE_QUEUE_URL: env.FTPFLEET_LIFECYCLE_QUEUE_URL,
+  });
+  if (!settings.success) {
+    issues.push(...settings.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`));
+  }
+  if (issues.length > 0 || !fleet || !settings.success) {
+    throw new InvalidInputError("invalid ftpfleet configuration", issues);
+  }
+  return {
+    fleet,
+    logLevel: settings.data.LOG_LEVEL,
+    lifecycleQueueUrl: settings.data.FTPFLEET_LIFECYCLE_QUEUE_URL,
+  };
 }
 
 /** The name an SSM document of this fleet is deployed under. */

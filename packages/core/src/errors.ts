@@ -1,3 +1,5 @@
+import type { z } from "zod";
+
 /** Input from outside (an event, a message, an environment variable) that does not have the shape
  * we require. Nothing has been changed when this is thrown. */
 export class InvalidInputError extends Error {
@@ -31,4 +33,17 @@ export function errorName(error: unknown): string {
 
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Parses `input` or throws an InvalidInputError naming every problem. */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+  describePath: (path: PropertyKey[]) => string = (path) => path.map(String).join(".") || "(root)",
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => `${describePath(issue.path)}: ${issue.message}`);
+  throw new InvalidInputError(what, issues, { cause: result.error });
 }

@@ -1,56 +1,85 @@
-import type { Clock } from "./clock";
+import { LogFormatter, LogItem, Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
+import type { LogAttributes, UnformattedAttributes } from "@aws-lambda-powertools/logger/types";
 import { systemClock } from "./clock";
-
-export type LogLevel = "debug" | "info" | "warn" | "error";
-export type LogFields = Record<string, unknown>;
-
-export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-  /** A logger whose lines all carry `fields` (e.g. the instance id, to follow one instance). */
-  child(fields: LogFields): Logger;
-}
-
-const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+import type { LogLevel } from "./config";
+import type { Clock, LogFields, Logger } from "./ports";
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** Where JSON lines go; stdout by default (CloudWatch Logs in Lambda). */
+  /** Where JSON lines go; stdout/stderr by default (CloudWatch Logs in Lambda). */
   sink?: (line: string) => void;
   clock?: Clock;
   base?: LogFields;
 }
 
-/** The project's one logger: one JSON object per line. */
+/** The project's one logger: Powertools Logger, writing one JSON object per line with the fields
+ * `time`, `level`, `msg` and the caller's own, so log queries stay the same everywhere. */
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const threshold = rank[options.level ?? "info"];
-  const sink = options.sink ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const clock = options.clock ?? systemClock;
-  const make = (base: LogFields): Logger => {
-    const write = (level: LogLevel, msg: string, fields?: LogFields) => {
-      if (rank[level] < threshold) return;
-      const time = new Date(clock.now()).toISOString();
-      sink(JSON.stringify({ time, level, msg, ...base, ...fields }, replaceErrors));
-    };
-    return {
-      debug: (msg, fields) => write("debug", msg, fields),
-      info: (msg, fields) => write("info", msg, fields),
-      warn: (msg, fields) => write("warn", msg, fields),
-      error: (msg, fields) => write("error", msg, fields),
-      child: (fields) => make({ ...base, ...fields }),
-    };
-  };
+  const powertools = new FleetPowertoolsLogger(
+    {
+      logLevel: (options.level ?? "info").toUpperCase() as Uppercase<LogLevel>,
+      logFormatter: new FleetLogFormatter(options.clock ?? systemClock),
+    },
+    options.sink,
+  );
+  const make = (base: LogFields): Logger => ({
+    debug: (msg, fields) => powertools.debug(msg, { ...base, ...fields }),
+    info: (msg, fields) => powertools.info(msg, { ...base, ...fields }),
+    warn: (msg, fields) => powertools.warn(msg, { ...base, ...fields }),
+    error: (msg, fields) => powertools.error(msg, { ...base, ...fields }),
+    child: (fields) => make({ ...base, ...fields }),
+  });
   return make(options.base ?? {});
 }
 
-function replaceErrors(_key: string, value: unknown): unknown {
-  if (value instanceof Error) {
-    const cause = value.cause === undefined ? undefined : replaceErrors("cause", value.cause);
-    return { name: value.name, message: value.message, ...(cause === undefined ? {} : { cause }) };
+/** Keeps the project's field names (time, level, msg) and reads time from the workflows' clock,
+ * so that simulated runs log simulated time. */
+class FleetLogFormatter extends LogFormatter {
+  constructor(private readonly clock: Clock) {
+    super();
   }
-  return value;
+
+  override formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
+    return new LogItem({
+      attributes: {
+        time: new Date(this.clock.now()).toISOString(),
+        level: attributes.logLevel.toLowerCase(),
+        msg: attributes.message,
+      },
+    }).addAttributes(additional);
+  }
+
+  /** Name, message and cause: enough to act on, without a stack trace per retried throttle. */
+  override formatError(error: Error): LogAttributes {
+    return {
+      name: error.name,
+      message: error.message,
+      ...(error.cause instanceof Error
+        ? { cause: this.formatError(error.cause) }
+        : error.cause === undefined
+          ? {}
+          : { cause: String(error.cause) }),
+    };
+  }
+}
+
+/** Powertools prints to the console; tests and the local console may take the lines instead. */
+class FleetPowertoolsLogger extends PowertoolsLogger {
+  constructor(
+    options: ConstructorParameters<typeof PowertoolsLogger>[0],
+    private readonly sink: ((line: string) => void) | undefined,
+  ) {
+    super(options);
+  }
+
+  protected override printLog(logLevel: number, log: LogItem): void {
+    if (!this.sink) {
+      super.printLog(logLevel, log);
+      return;
+    }
+    log.prepareForPrint();
+    this.sink(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
+  }
 }
 
 /** A logger that keeps its lines, for tests and for the local console. */

@@ -1,4 +1,4 @@
-import type { Clock } from "./clock";
+import type { Clock } from "./ports";
 
 export interface RetryOptions {
   clock: Clock;

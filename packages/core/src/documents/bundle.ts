@@ -3,8 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
 import { z } from "zod";
-import { parseOrThrow } from "../config";
-import { InvalidInputError } from "../errors";
+import { InvalidInputError, parseOrThrow } from "../errors";
 
 /** The fleet's SSM Command documents: YAML wrappers in documents/, each step's `@script NAME` line
  * replaced by the script file of that name, so the shell lives in one place and is tested as a file. */

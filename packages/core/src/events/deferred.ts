@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseOrThrow } from "../config";
+import { parseOrThrow } from "../errors";
 import { lifecycleActionSchema } from "./lifecycle";
 
 /** Our own messages on the lifecycle queue: something to do for a lifecycle action once

@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { parseOrThrow } from "../config";
-import { InvalidInputError } from "../errors";
+import { InvalidInputError, parseOrThrow } from "../errors";
 
 /** EventBridge events from Auto Scaling lifecycle hooks, as AWS documents them
  * ("Amazon EC2 Auto Scaling event reference"). Delivery is at-least-once and unordered. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseOrThrow } from "../config";
+import { parseOrThrow } from "../errors";
 import { instanceIdSchema } from "./lifecycle";
 
 /** EventBridge "EC2 Command Invocation Status-change Notification" (source aws.ssm): one per

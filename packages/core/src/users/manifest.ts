@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseOrThrow } from "../config";
+import { parseOrThrow } from "../errors";
 
 /** Where the fleet's own files live in the bucket; no user may ever be granted it. */
 export const RESERVED_PREFIX = ".ftpfleet";

@@ -1,8 +1,8 @@
 import { describeChanges, hasChanges, planRecordChanges, type RecordChanges } from "../dns/plan";
-import { desiredRecords } from "../dns/records";
+import { desiredRecords, type FleetRecord, instanceIdOf, type RecordOwner } from "../dns/records";
 import { RecordChangesFailedError } from "../errors";
-import { type Membership, selectServing } from "../fleet";
-import type { Ports } from "./control-plane";
+import { type Membership, selectServing } from "../membership";
+import type { Logger, Ports, RefusedChange } from "../ports";
 
 export interface SyncReport {
   membership: Membership;
@@ -50,10 +50,33 @@ export async function syncFleetDns(ports: Ports, options: { dryRun: boolean }): 
     const applied = await ports.records.apply(changes);
     report.applied = applied.applied;
     report.alreadyGone = applied.alreadyGone;
-    log.info("dns.applied", { round, serving: membership.serving.length, plan, ...applied });
+    logAppliedRecords(changes, applied.failed, owner, log.child({ round }));
+    log.info("dns.synced", { round, serving: membership.serving.length, plan, ...applied });
     if (applied.failed.length === 0) return report;
     if (round >= MAX_ROUNDS) throw new RecordChangesFailedError(applied.failed);
   }
+}
+
+/** One line per record that changed, carrying its instance id, so one instance's story can be
+ * followed in the logs (docs/operations.md). */
+function logAppliedRecords(
+  changes: RecordChanges,
+  refused: readonly RefusedChange[],
+  owner: RecordOwner,
+  log: Logger,
+): void {
+  const failed = new Set(refused.flatMap((r) => r.setIdentifiers));
+  const line = (change: "create" | "update" | "delete", record: FleetRecord) => {
+    if (failed.has(record.setIdentifier)) return;
+    log.info("dns.applied", {
+      instanceId: instanceIdOf(record, owner),
+      change,
+      address: record.values.join(","),
+    });
+  };
+  for (const record of changes.create) line("create", record);
+  for (const { to } of changes.update) line("update", to);
+  for (const record of changes.delete) line("delete", record);
 }
 
 /** Single flight per hosted zone: while a sync runs, every new request joins the one queued run

@@ -1,10 +1,9 @@
-import type { ActionRef } from "../adapters/autoscaling";
 import type { LifecycleAction } from "../events/lifecycle";
-import { ENTERING_STATES } from "../fleet";
-import type { Logger } from "../log";
+import { describeExclusion, ENTERING_STATES } from "../membership";
+import type { ActionRef, Logger } from "../ports";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { answerAction, failed, type Outcome } from "./outcome";
+import { actionLog, answerAction, failed, type Outcome } from "./outcome";
 
 /** Marks instances that are still entering service as ready to serve (the fact a DNS sync reads).
  * Instances that already left the group, e.g. terminated before this arrived, are not touched. */
@@ -32,21 +31,21 @@ export async function answerEntering(
   log: Logger,
 ): Promise<Outcome> {
   const serving = report.membership.serving.find((s) => s.instanceId === action.instanceId);
-  const excluded = report.membership.excluded.find((e) => e.instanceId === action.instanceId);
   if (serving) {
     log.info("dns.joined", { address: serving.address, record: cp.config.recordName });
     return answerAction(action, "CONTINUE", cp, log);
   }
-  if (excluded?.reason.startsWith("no ")) {
-    log.error("launch.unaddressable", { reason: excluded.reason });
-    return answerAction(action, "ABANDON", cp, log, { reason: excluded.reason });
-  }
-  if (!excluded || excluded.reason.startsWith("lifecycle state ")) {
-    log.info("launch.no-longer-entering", { state: excluded?.reason ?? "not in group" });
+  const reason = report.membership.excluded.find((e) => e.instanceId === action.instanceId)?.reason;
+  if (reason === undefined || reason.kind === "lifecycle") {
+    log.info("launch.no-longer-entering", { state: reason ? describeExclusion(reason) : "not in group" });
     return answerAction(action, "CONTINUE", cp, log);
   }
-  log.warn("launch.not-serving-yet", { reason: excluded.reason });
-  return failed(new Error(`instance not serving yet: ${excluded.reason}`));
+  if (reason.kind === "no-address") {
+    log.error("launch.unaddressable", { reason: describeExclusion(reason) });
+    return answerAction(action, "ABANDON", cp, log, { reason: describeExclusion(reason) });
+  }
+  log.warn("launch.not-serving-yet", { reason: describeExclusion(reason) });
+  return failed(new Error(`instance not serving yet: ${describeExclusion(reason)}`));
 }
 
 /** Launches of instances that serve as they boot (no provisioning): ready once in DNS. */
@@ -57,11 +56,7 @@ export async function finishReadyLaunches(
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   for (const action of actions) {
-    outcomes.push(await answerEntering(action, report, cp, launchLog(cp, action)));
+    outcomes.push(await answerEntering(action, report, cp, actionLog(cp, action, "launch")));
   }
   return outcomes;
-}
-
-export function launchLog(cp: ControlPlane, action: ActionRef): Logger {
-  return cp.log.child({ instanceId: action.instanceId, transition: "launch", hook: action.hookName });
 }

@@ -10,8 +10,8 @@ import {
 } from "../events/ssm";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { finishReadyLaunches, launchLog, markReadyIfEntering } from "./launch";
-import { answerAction, type Outcome } from "./outcome";
+import { finishReadyLaunches, markReadyIfEntering } from "./launch";
+import { actionLog, answerAction, type Outcome } from "./outcome";
 import { finishProvisioning, provisions, startProvisioning } from "./provision";
 import {
   continueTermination,
@@ -71,7 +71,9 @@ export async function processLifecycleMessages(
 
   // Warm-pool launches never serve from there: nothing to publish.
   await settle(warmPool, (actions) =>
-    Promise.all(actions.map((a) => answerAction(a, "CONTINUE", cp, launchLog(cp, a), { warmPool: true }))),
+    Promise.all(
+      actions.map((a) => answerAction(a, "CONTINUE", cp, actionLog(cp, a, "launch"), { warmPool: true })),
+    ),
   );
   if (provisioning) {
     const deadline = cp.clock.now() + cp.config.agentTimeoutSeconds * 1000;

@@ -1,6 +1,7 @@
-import type { ActionRef } from "../adapters/autoscaling";
 import type { Deferred } from "../events/deferred";
-import type { LogFields, Logger } from "../log";
+import type { InvocationStatus } from "../events/ssm";
+import { lifecycleHooks } from "../hooks";
+import type { ActionRef, LogFields, Logger } from "../ports";
 import type { ControlPlane } from "./control-plane";
 
 /** What happened to one item of a batch; failed ones are delivered again. */
@@ -48,4 +49,23 @@ export async function waitLonger(message: Deferred, cp: ControlPlane, log: Logge
   } catch (error) {
     return failed(error);
   }
+}
+
+/** A logger for one lifecycle action: every line names the instance and the transition. */
+export function actionLog(cp: ControlPlane, action: ActionRef, transition: "launch" | "terminate"): Logger {
+  return cp.log.child({ instanceId: action.instanceId, transition, hook: action.hookName });
+}
+
+/** The lifecycle action a provision or drain command was run for (found by instance id: the
+ * command's status event carries no lifecycle token). */
+export function commandAction(
+  cp: ControlPlane,
+  status: InvocationStatus,
+  transition: "launch" | "terminate",
+): ActionRef {
+  return {
+    instanceId: status.instanceId,
+    asgName: cp.config.asgName,
+    hookName: lifecycleHooks(cp.config)[transition].name,
+  };
 }

@@ -1,14 +1,12 @@
-import type { ActionRef } from "../adapters/autoscaling";
 import { documentName, type FleetConfig } from "../config";
 import type { Deferred } from "../events/deferred";
 import type { LifecycleAction } from "../events/lifecycle";
 import type { InvocationStatus } from "../events/ssm";
-import { lifecycleHooks } from "../hooks";
 import { redactToken } from "../log";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { answerEntering, launchLog } from "./launch";
-import { answerAction, done, failed, type Outcome, waitLonger } from "./outcome";
+import { answerEntering } from "./launch";
+import { actionLog, answerAction, commandAction, done, failed, type Outcome, waitLonger } from "./outcome";
 
 /** How often to look again for an SSM agent that is not online yet. */
 export const AGENT_POLL_MS = 15_000;
@@ -53,7 +51,7 @@ export async function startProvisioning(
         : { sent: new Map<string, string>(), refused: [] };
     const outcomes: Outcome[] = [];
     for (const { action, deadline } of items) {
-      const log = launchLog(cp, action);
+      const log = actionLog(cp, action, "launch");
       const commandId = sent.get(action.instanceId);
       if (commandId) {
         log.info("provision.started", { commandId, token: redactToken(action.token) });
@@ -88,11 +86,10 @@ export async function finishProvisioning(
   report: SyncReport,
   cp: ControlPlane,
 ): Promise<Outcome[]> {
-  const hook = lifecycleHooks(cp.config).launch.name;
   const outcomes: Outcome[] = [];
   for (const status of statuses) {
-    const action: ActionRef = { instanceId: status.instanceId, asgName: cp.config.asgName, hookName: hook };
-    const log = launchLog(cp, action).child({ commandId: status.commandId });
+    const action = commandAction(cp, status, "launch");
+    const log = actionLog(cp, action, "launch").child({ commandId: status.commandId });
     if (status.status === "Success") {
       log.info("provision.succeeded");
       outcomes.push(await answerEntering(action, report, cp, log));

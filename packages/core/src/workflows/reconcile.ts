@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { parseOrThrow } from "../config";
+import { parseOrThrow } from "../errors";
+import { describeExclusion } from "../membership";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
 
@@ -18,7 +19,7 @@ export async function reconcileFleet(cp: ControlPlane, options: { dryRun: boolea
   cp.log.info("reconcile.done", {
     dryRun: options.dryRun,
     serving: report.membership.serving.length,
-    excluded: report.membership.excluded,
+    excluded: report.membership.excluded.map((e) => ({ ...e, reason: describeExclusion(e.reason) })),
     applied: report.applied,
   });
   return report;

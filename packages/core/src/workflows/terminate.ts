@@ -1,13 +1,10 @@
-import type { ActionRef } from "../adapters/autoscaling";
 import { documentName } from "../config";
 import type { Deferred } from "../events/deferred";
 import type { LifecycleAction } from "../events/lifecycle";
 import type { InvocationStatus } from "../events/ssm";
-import { lifecycleHooks } from "../hooks";
-import type { Logger } from "../log";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { answerAction, done, failed, type Outcome, waitLonger } from "./outcome";
+import { actionLog, answerAction, commandAction, done, failed, type Outcome, waitLonger } from "./outcome";
 import { provisions } from "./provision";
 
 /** After the DNS sync: the leaving instances' records are gone. Resolvers may still hand out the
@@ -21,7 +18,7 @@ export async function finishTerminations(
   const { config, clock } = cp;
   const outcomes: Outcome[] = [];
   for (const action of actions) {
-    const log = terminateLog(cp, action);
+    const log = actionLog(cp, action, "terminate");
     if (report.membership.serving.some((s) => s.instanceId === action.instanceId)) {
       // The group does not show it leaving yet (eventual consistency): try again rather than drain early.
       log.warn("terminate.still-serving");
@@ -58,7 +55,7 @@ export type TerminationStep = Extract<
 /** A delayed step of a termination has come due (or SQS's 15-minute limit woke it early). */
 export async function continueTermination(message: TerminationStep, cp: ControlPlane): Promise<Outcome> {
   const { action } = message;
-  const log = terminateLog(cp, action);
+  const log = actionLog(cp, action, "terminate");
   if (cp.clock.now() < message.notBefore) return waitLonger(message, cp, log);
   if (message.kind === "ftpfleet.complete-after-drain") {
     return answerAction(action, "CONTINUE", cp, log, { drained: true });
@@ -88,11 +85,10 @@ export async function finishDrainCommands(
   statuses: readonly InvocationStatus[],
   cp: ControlPlane,
 ): Promise<Outcome[]> {
-  const hook = lifecycleHooks(cp.config).terminate.name;
   const outcomes: Outcome[] = [];
   for (const status of statuses) {
-    const action: ActionRef = { instanceId: status.instanceId, asgName: cp.config.asgName, hookName: hook };
-    const log = terminateLog(cp, action).child({ commandId: status.commandId });
+    const action = commandAction(cp, status, "terminate");
+    const log = actionLog(cp, action, "terminate").child({ commandId: status.commandId });
     outcomes.push(
       await answerAction(action, "CONTINUE", cp, log, {
         drained: status.status === "Success",
@@ -101,8 +97,4 @@ export async function finishDrainCommands(
     );
   }
   return outcomes;
-}
-
-function terminateLog(cp: ControlPlane, action: ActionRef): Logger {
-  return cp.log.child({ instanceId: action.instanceId, transition: "terminate", hook: action.hookName });
 }

@@ -1,5 +1,5 @@
+import { type Clock, SDK_CLIENT_SETTINGS } from "@ftpfleet/core";
 import type { InitializeMiddleware, MiddlewareStack } from "@smithy/types";
-import type { Clock } from "../clock";
 
 type Handler = (input: never) => unknown;
 
@@ -25,9 +25,10 @@ export function answerFrom<C extends { middlewareStack: MiddlewareStack<any, any
   return client;
 }
 
-/** Settings that keep a real client off the network and the credential chain. */
+/** The deployed client settings (one SDK attempt: the adapters' retry is the retry layer), kept off
+ * the network and the credential chain. */
 export const offlineClientConfig = {
+  ...SDK_CLIENT_SETTINGS,
   region: "us-east-1",
   credentials: { accessKeyId: "SIMULATED", secretAccessKey: "SIMULATED" },
-  maxAttempts: 1,
 } as const;

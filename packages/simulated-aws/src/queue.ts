@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type SendMessageCommandInput, SQSClient, SQSServiceException } from "@aws-sdk/client-sqs";
-import type { Clock } from "../clock";
-import type { BatchResult, QueueMessage } from "../workflows/lifecycle";
+import type { BatchResult, Clock, QueueMessage } from "@ftpfleet/core";
 import { CallLog } from "./faults";
 import { answerFrom, offlineClientConfig } from "./sdk";
 

@@ -2,18 +2,23 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import type { Clock } from "../clock";
-import { documentName, type FleetConfig, loadFleetConfig } from "../config";
-import { DOCUMENT_NAMES, type DocumentName, readDocument } from "../documents/bundle";
-import { openFtpSession } from "../local/ftp-probe";
-import { localS3Credentials } from "../local/s3-server";
-import { type DataPlaneScript, type LocalInstance, LocalWorld } from "../local/world";
-import type { Logger } from "../log";
-import type { CommandExecutor } from "../sim/ssm";
-import { SimulatedAws } from "../sim/world";
-import type { UsersManifest } from "../users/manifest";
-import { type ControlPlane, controlPlane } from "../workflows/control-plane";
-import type { BatchResult, QueueMessage } from "../workflows/lifecycle";
+import {
+  type BatchResult,
+  type Clock,
+  type ControlPlane,
+  controlPlane,
+  documentName,
+  type FleetConfig,
+  type Logger,
+  loadFleetConfig,
+  type QueueMessage,
+  type UsersManifest,
+} from "@ftpfleet/core";
+import { DOCUMENT_NAMES, type DocumentName, readDocument } from "@ftpfleet/core/documents";
+import { type CommandExecutor, SimulatedAws } from "@ftpfleet/simulated-aws";
+import { openFtpSession } from "../sandbox/ftp-probe";
+import { localS3Credentials } from "../sandbox/s3-server";
+import { type DataPlaneScript, Sandbox, type SandboxInstance } from "../sandbox/sandbox";
 import { type DnsResponder, startDnsResponder } from "./dns-responder";
 
 export const LOCAL_ZONE = "fleet.local";
@@ -48,7 +53,7 @@ export interface InstanceStatus {
  * namespace provisioned by the same SSM document scripts, running s3fs and pure-ftpd against a
  * local S3 server. A DNS responder answers the fleet's name from the simulated zone. */
 export class LocalFleet {
-  readonly #instances = new Map<string, Promise<LocalInstance>>();
+  readonly #instances = new Map<string, Promise<SandboxInstance>>();
   #creation: Promise<unknown> = Promise.resolve();
   #reconcileTimer: NodeJS.Timeout | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
@@ -56,7 +61,7 @@ export class LocalFleet {
   #stopped = false;
 
   private constructor(
-    readonly world: LocalWorld,
+    readonly world: Sandbox,
     readonly aws: SimulatedAws<StoppableClock>,
     readonly cp: ControlPlane,
     readonly dns: DnsResponder,
@@ -64,7 +69,7 @@ export class LocalFleet {
   ) {}
 
   static async start(options: LocalFleetOptions): Promise<LocalFleet> {
-    const world = await LocalWorld.create({
+    const world = await Sandbox.create({
       bucket: "ftpfleet-local",
       region: "us-east-1",
       logger: options.log,
@@ -145,7 +150,7 @@ export class LocalFleet {
   }
 
   /** The real instance behind a simulated one (for tests and the console). */
-  instance(instanceId: string): Promise<LocalInstance> | undefined {
+  instance(instanceId: string): Promise<SandboxInstance> | undefined {
     return this.#instances.get(instanceId);
   }
 
@@ -281,7 +286,7 @@ function documentScripts(name: DocumentName): DataPlaneScript[] {
   );
 }
 
-function localConfig(world: LocalWorld): FleetConfig {
+function localConfig(world: Sandbox): FleetConfig {
   return loadFleetConfig({
     FTPFLEET_OWNER_ID: "local",
     FTPFLEET_ASG_NAME: "ftpfleet-local",
@@ -325,7 +330,7 @@ function makeCertificate(dir: string): string {
 }
 
 /** The demo user and a few folders, in the bucket, as an operator would have them. */
-async function seedBucket(world: LocalWorld): Promise<void> {
+async function seedBucket(world: Sandbox): Promise<void> {
   const s3 = new S3Client({
     region: world.region,
     endpoint: world.s3.endpoint,

@@ -1,16 +1,10 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { Clock } from "../clock";
-import type { Deferred } from "../events/deferred";
+import type { Clock, DeferredQueue } from "../ports";
 import { retry } from "../retry";
-import { isTransientAwsError } from "./aws-errors";
+import { isTransientAwsError } from "./errors";
 
 /** SQS delays a message by at most 15 minutes; longer waits are deferred again on receipt. */
 export const MAX_DELAY_SECONDS = 900;
-
-export interface DeferredQueue {
-  /** Delivers `message` back to the lifecycle queue at its `notBefore` (or 15 minutes, whichever is sooner). */
-  defer(message: Deferred): Promise<void>;
-}
 
 export function delaySeconds(notBefore: number, now: number): number {
   return Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((notBefore - now) / 1000)));

@@ -9,7 +9,7 @@ import type { OwnedProcess } from "./processes";
 export const harnessPrefix = "/tmp/ftpfleet-local";
 
 /** What a world has created, written before each step that creates more, for `cleanupLeftovers`. */
-export interface WorldState {
+export interface SandboxState {
   /** The node process that owns the world; while it lives, cleanup leaves the world alone. */
   ownerPid: number;
   networkId: number;
@@ -20,18 +20,18 @@ export interface WorldState {
 
 export const stateFile = (worldDir: string) => join(worldDir, "state.json");
 
-export function writeState(worldDir: string, state: WorldState): void {
+export function writeState(worldDir: string, state: SandboxState): void {
   mkdirSync(worldDir, { recursive: true });
   const file = stateFile(worldDir);
   writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }
 
-export function readState(worldDir: string): WorldState | undefined {
+export function readState(worldDir: string): SandboxState | undefined {
   const file = stateFile(worldDir);
   if (!existsSync(file)) return undefined;
   try {
-    return JSON.parse(readFileSync(file, "utf8")) as WorldState;
+    return JSON.parse(readFileSync(file, "utf8")) as SandboxState;
   } catch {
     return undefined;
   }

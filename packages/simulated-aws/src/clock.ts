@@ -1,4 +1,4 @@
-import type { Clock } from "../clock";
+import type { Clock } from "@ftpfleet/core";
 
 interface Timer {
   at: number;

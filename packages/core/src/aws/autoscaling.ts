@@ -4,30 +4,9 @@ import {
   DescribeAutoScalingGroupsCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from "@aws-sdk/client-auto-scaling";
-import type { Clock } from "../clock";
-import type { LifecycleAction } from "../events/lifecycle";
+import type { ActionAnswer, Clock, GroupPort } from "../ports";
 import { retry } from "../retry";
-import { isTransientAwsError } from "./aws-errors";
-
-export interface GroupInstance {
-  instanceId: string;
-  /** e.g. Pending:Wait, InService, Terminating:Wait, Standby, Warmed:Running. */
-  lifecycleState: string;
-  healthStatus: string;
-}
-
-/** "active": the answer was taken. "closed": the action had already ended (completed before, expired,
- * or the instance left); the goal of answering it is reached either way. */
-export type ActionAnswer = "active" | "closed";
-
-/** Names one lifecycle action. Without a token, Auto Scaling finds the action by instance id. */
-export type ActionRef = Pick<LifecycleAction, "instanceId" | "asgName" | "hookName"> & { token?: string };
-
-export interface GroupPort {
-  instances(): Promise<GroupInstance[]>;
-  complete(action: ActionRef, result: "CONTINUE" | "ABANDON"): Promise<ActionAnswer>;
-  heartbeat(action: ActionRef): Promise<ActionAnswer>;
-}
+import { isTransientAwsError } from "./errors";
 
 export function autoScalingGroup(client: AutoScalingClient, asgName: string, clock: Clock): GroupPort {
   const call = <T>(operation: () => Promise<T>) =>

@@ -1,5 +1,5 @@
 import { runChecked } from "./exec";
-import type { LocalInstance } from "./world";
+import type { SandboxInstance } from "./sandbox";
 
 /**
  * Puts a pure-ftpd artifact into the bucket's cache where build-pure-ftpd.sh looks for it, made
@@ -7,7 +7,7 @@ import type { LocalInstance } from "./world";
  * and tests exercise the build path's cache hit with these. Returns the artifact's path (through
  * `instance`'s bucket mount, which must be mounted).
  */
-export async function seedPureFtpdArtifact(instance: LocalInstance, scratch: string): Promise<string> {
+export async function seedPureFtpdArtifact(instance: SandboxInstance, scratch: string): Promise<string> {
   // A run without a reachable source names the artifact it looked for, then fails the download.
   const miss = await instance.runScript(
     "build-pure-ftpd",

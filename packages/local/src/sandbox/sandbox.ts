@@ -2,8 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Logger } from "../log";
-import { createLogger } from "../log";
+import { createLogger, type Logger } from "@ftpfleet/core";
 import { type CommandResult, runChecked, runCommand } from "./exec";
 import { openFtpSession } from "./ftp-probe";
 import { unmountAll } from "./mounts";
@@ -17,7 +16,7 @@ import {
 } from "./netns";
 import { type OwnedProcess, processesIn, sleep, stopProcess } from "./processes";
 import { type LocalS3Server, localS3Credentials, type S3RequestRecord, startLocalS3 } from "./s3-server";
-import { harnessPrefix, type WorldState, writeState } from "./state";
+import { harnessPrefix, type SandboxState, writeState } from "./state";
 
 /** The provisioning scripts that SSM documents carry, as files in the repository. */
 export const scriptsDir = fileURLToPath(new URL("../../../../documents/scripts/", import.meta.url));
@@ -55,7 +54,7 @@ export interface ProvisionReport {
   totalMs: number;
 }
 
-export interface LocalWorldOptions {
+export interface SandboxOptions {
   bucket?: string;
   region?: string;
   logger?: Logger;
@@ -68,9 +67,9 @@ export interface LocalWorldOptions {
  * creates is recorded in `<harnessPrefix>/world-<id>/state.json` before it exists, so
  * `cleanupLeftovers()` can remove what a crashed run left.
  */
-export class LocalWorld {
-  readonly instances: LocalInstance[] = [];
-  private readonly state: WorldState;
+export class Sandbox {
+  readonly instances: SandboxInstance[] = [];
+  private readonly state: SandboxState;
 
   private constructor(
     readonly dir: string,
@@ -90,7 +89,7 @@ export class LocalWorld {
     writeState(dir, this.state);
   }
 
-  static async create(options: LocalWorldOptions = {}): Promise<LocalWorld> {
+  static async create(options: SandboxOptions = {}): Promise<Sandbox> {
     const log = options.logger ?? createLogger({ level: "warn" });
     const bucket = options.bucket ?? "ftpfleet-local";
     const network = await createNetwork();
@@ -110,7 +109,7 @@ export class LocalWorld {
         buckets: [bucket],
         ...(options.onS3Request === undefined ? {} : { onRequest: options.onS3Request }),
       });
-      return new LocalWorld(dir, network, s3, bucket, options.region ?? "us-east-1", log);
+      return new Sandbox(dir, network, s3, bucket, options.region ?? "us-east-1", log);
     } catch (error) {
       await deleteNetwork(network);
       throw error;
@@ -118,7 +117,7 @@ export class LocalWorld {
   }
 
   /** A new instance: namespace, sandbox root, and the S3 keys s3fs needs for the local server. */
-  async addInstance(): Promise<LocalInstance> {
+  async addInstance(): Promise<SandboxInstance> {
     const index = this.instances.length + 1;
     const name = `ftpfleet-${this.network.id}-${index}`;
     this.state.namespaces.push(name);
@@ -131,7 +130,7 @@ export class LocalWorld {
       `${localS3Credentials.accessKeyId}:${localS3Credentials.secretAccessKey}\n`,
       { mode: 0o600 },
     );
-    const instance = new LocalInstance(this, index, namespace, root, this.log.child({ instance: name }));
+    const instance = new SandboxInstance(this, index, namespace, root, this.log.child({ instance: name }));
     this.instances.push(instance);
     return instance;
   }
@@ -168,7 +167,7 @@ export class LocalWorld {
   }
 }
 
-export class LocalInstance {
+export class SandboxInstance {
   /** The step times of the last `provision()`. */
   lastSteps: ProvisionReport["steps"] = [];
   private ftpd: OwnedProcess | undefined;
@@ -176,7 +175,7 @@ export class LocalInstance {
 
   /** @internal */
   constructor(
-    readonly world: LocalWorld,
+    readonly world: Sandbox,
     readonly index: number,
     readonly namespace: InstanceNamespace,
     /** The instance's FTPFLEET_ROOT. */

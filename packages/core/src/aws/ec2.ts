@@ -1,25 +1,11 @@
 import { CreateTagsCommand, DescribeInstancesCommand, type EC2Client } from "@aws-sdk/client-ec2";
-import type { Clock } from "../clock";
+import type { Clock, InstancePort, InstanceView } from "../ports";
 import { retry } from "../retry";
-import { isTransientAwsError } from "./aws-errors";
+import { isTransientAwsError } from "./errors";
 
 /** Tag meaning "this instance passed provisioning and may serve": the durable fact that lets a
  * reconcile decide readiness without remembering any event. */
 export const READY_TAG = "ftpfleet:ready";
-
-export interface InstanceView {
-  instanceId: string;
-  state: string;
-  publicIp?: string;
-  privateIp?: string;
-  ready: boolean;
-}
-
-export interface InstancePort {
-  /** Every pending or running instance that the group launched. */
-  groupInstances(): Promise<InstanceView[]>;
-  markReady(instanceIds: readonly string[]): Promise<void>;
-}
 
 export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): InstancePort {
   const call = <T>(operation: () => Promise<T>) =>

@@ -6,7 +6,7 @@ import {
   type DescribeAutoScalingGroupsCommandInput,
   type RecordLifecycleActionHeartbeatCommandInput,
 } from "@aws-sdk/client-auto-scaling";
-import type { Clock } from "../clock";
+import type { Clock } from "@ftpfleet/core";
 import type { SimulatedEc2 } from "./ec2";
 import { CallLog, Faults } from "./faults";
 import { answerFrom, offlineClientConfig } from "./sdk";

@@ -6,25 +6,11 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from "@aws-sdk/client-route-53";
-import type { Clock } from "../clock";
 import type { RecordChanges } from "../dns/plan";
 import type { FleetRecord, RecordSet } from "../dns/records";
-import type { Logger } from "../log";
+import type { ApplyReport, Clock, Logger, RecordStore } from "../ports";
 import { retry } from "../retry";
-import { isTransientAwsError } from "./aws-errors";
-
-/** The part of Route53 the fleet uses: read the record sets at one name, apply planned changes. */
-export interface RecordStore {
-  listAt(name: string): Promise<RecordSet[]>;
-  apply(changes: RecordChanges): Promise<ApplyReport>;
-}
-
-export interface ApplyReport {
-  applied: number;
-  /** DELETEs of records that were no longer there: the goal was already reached. */
-  alreadyGone: number;
-  failed: { change: string; reason: string }[];
-}
+import { isTransientAwsError } from "./errors";
 
 export interface Route53StoreOptions {
   hostedZoneId: string;
@@ -113,7 +99,11 @@ export function route53RecordStore(client: Route53Client, options: Route53StoreO
         report.alreadyGone++;
         return;
       }
-      report.failed.push({ change: unit.map(describe).join(" + "), reason: error.message });
+      report.failed.push({
+        change: unit.map(describe).join(" + "),
+        setIdentifiers: unit.map((c) => c.ResourceRecordSet?.SetIdentifier ?? ""),
+        reason: error.message,
+      });
     }
   }
 

@@ -9,7 +9,7 @@ import {
   Route53Client,
   Route53ServiceException,
 } from "@aws-sdk/client-route-53";
-import type { Clock } from "../clock";
+import type { Clock } from "@ftpfleet/core";
 import { CallLog, Faults } from "./faults";
 import { answerFrom, offlineClientConfig } from "./sdk";
 

@@ -4,41 +4,12 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from "@aws-sdk/client-ssm";
-import type { Clock } from "../clock";
+import type { Clock, CommandPort, SendOptions } from "../ports";
 import { retry } from "../retry";
-import { isTransientAwsError } from "./aws-errors";
+import { isTransientAwsError } from "./errors";
 
 /** SendCommand takes at most 50 instance ids. */
 export const MAX_INSTANCES_PER_COMMAND = 50;
-
-export interface InvocationView {
-  status: string;
-  /** The first lines of stderr (SSM keeps 8,000 characters inline), for the log. */
-  stderrHead: string;
-  /** Where the full output is, when commands write to an S3 output bucket. */
-  outputUrl?: string;
-}
-
-export interface CommandOptions {
-  /** Full outputs go here: SSM keeps only 24,000 characters of stdout inline. */
-  outputBucket?: string | undefined;
-  outputPrefix?: string;
-  comment?: string;
-}
-
-/** The part of SSM the fleet uses: is an instance's agent online, run a document, read a result. */
-export interface CommandPort {
-  onlineAgents(instanceIds: readonly string[]): Promise<Set<string>>;
-  /** Runs `document` on the instances; returns the command id per instance and the instances SSM
-   * refused (agent not registered yet). */
-  send(
-    document: string,
-    instanceIds: readonly string[],
-    parameters: Record<string, string>,
-    options?: CommandOptions,
-  ): Promise<{ sent: Map<string, string>; refused: string[] }>;
-  invocation(commandId: string, instanceId: string): Promise<InvocationView>;
-}
 
 export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
   const call = <T>(operation: () => Promise<T>, extraRetryable: (e: unknown) => boolean = () => false) =>
@@ -52,7 +23,7 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
     document: string,
     ids: readonly string[],
     parameters: Record<string, string>,
-    options: CommandOptions,
+    options: SendOptions,
   ) {
     const out = await call(() =>
       client.send(

@@ -5,7 +5,7 @@ import {
   EC2ServiceException,
   type Instance,
 } from "@aws-sdk/client-ec2";
-import type { Clock } from "../clock";
+import type { Clock } from "@ftpfleet/core";
 import { CallLog, Faults } from "./faults";
 import { answerFrom, offlineClientConfig } from "./sdk";
 

@@ -1,15 +1,17 @@
-import { autoScalingGroup } from "../adapters/autoscaling";
-import { sqsDeferredQueue } from "../adapters/deferred-queue";
-import { ec2Instances } from "../adapters/ec2";
-import { route53RecordStore } from "../adapters/route53";
-import { ssmCommands } from "../adapters/ssm";
-import type { Clock } from "../clock";
-import { documentName, type FleetConfig } from "../config";
-import { DOCUMENT_NAMES, readDocument } from "../documents/bundle";
-import { commandStatusPattern, lifecycleEventPattern, matchesPattern } from "../events/patterns";
-import { lifecycleHooks } from "../hooks";
-import type { Logger } from "../log";
-import type { Ports } from "../workflows/control-plane";
+import {
+  type AwsClients,
+  type Clock,
+  commandStatusPattern,
+  documentName,
+  type FleetConfig,
+  type Logger,
+  lifecycleEventPattern,
+  lifecycleHooks,
+  matchesPattern,
+  type Ports,
+  portsOverAws,
+} from "@ftpfleet/core";
+import { DOCUMENT_NAMES, readDocument } from "@ftpfleet/core/documents";
 import { type EventBridgeEvent, type GroupSettings, SimulatedAutoScaling } from "./autoscaling";
 import { SimulatedClock } from "./clock";
 import { type AddressPlan, SimulatedEc2 } from "./ec2";
@@ -92,23 +94,26 @@ export class SimulatedAws<C extends Clock = SimulatedClock> {
     }
   }
 
+  /** SDK clients answered by the simulation. */
+  clients(): AwsClients {
+    return {
+      route53: this.route53.client(),
+      autoscaling: this.autoscaling.client(),
+      ec2: this.ec2.client(),
+      ssm: this.ssm.client(),
+      sqs: this.lifecycleQueue.client(),
+    };
+  }
+
   /** The real adapters, on SDK clients answered by the simulation. */
   ports(log: Logger): Ports {
     const { config } = this.options;
-    return {
+    return portsOverAws(this.clients(), {
       config,
       log,
       clock: this.clock,
-      records: route53RecordStore(this.route53.client(), {
-        hostedZoneId: config.hostedZoneId,
-        clock: this.clock,
-        log,
-      }),
-      group: autoScalingGroup(this.autoscaling.client(), config.asgName, this.clock),
-      instances: ec2Instances(this.ec2.client(), config.asgName, this.clock),
-      commands: ssmCommands(this.ssm.client(), this.clock),
-      deferred: sqsDeferredQueue(this.lifecycleQueue.client(), "simulated://lifecycle", this.clock),
-    };
+      lifecycleQueueUrl: "simulated://lifecycle",
+    });
   }
 
   /** The fleet's weighted records in the zone (owned or not), as Route53 holds them. */

@@ -6,10 +6,9 @@ import {
   SSMClient,
   SSMServiceException,
 } from "@aws-sdk/client-ssm";
-import type { Clock } from "../clock";
-import { type CommandDocument, parameterEnvironment, resolveParameters } from "../documents/bundle";
-import { InvalidInputError } from "../errors";
-import { SSM_INVOCATION_DETAIL_TYPE } from "../events/ssm";
+import type { Clock } from "@ftpfleet/core";
+import { InvalidInputError, SSM_INVOCATION_DETAIL_TYPE } from "@ftpfleet/core";
+import { type CommandDocument, parameterEnvironment, resolveParameters } from "@ftpfleet/core/documents";
 import type { EventBridgeEvent } from "./autoscaling";
 import type { SimulatedEc2 } from "./ec2";
 import { CallLog, Faults } from "./faults";

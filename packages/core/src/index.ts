@@ -1,0 +1,32 @@
+// @ftpfleet/core: what runs in AWS. Handlers import from here; so do the simulation and local mode,
+// which implement the same ports. SSM document bundling (file system, YAML) is `@ftpfleet/core/documents`.
+export * from "./aws/autoscaling";
+export * from "./aws/clients";
+export * from "./aws/ec2";
+export * from "./aws/errors";
+export * from "./aws/route53";
+export * from "./aws/sqs";
+export * from "./aws/ssm";
+export * from "./clock";
+export * from "./config";
+export * from "./dns/plan";
+export * from "./dns/records";
+export * from "./errors";
+export * from "./events/deferred";
+export * from "./events/lifecycle";
+export * from "./events/patterns";
+export * from "./events/ssm";
+export * from "./hooks";
+export * from "./log";
+export * from "./membership";
+export type * from "./ports";
+export * from "./retry";
+export * from "./users/manifest";
+export * from "./workflows/control-plane";
+export * from "./workflows/dns-sync";
+export * from "./workflows/launch";
+export * from "./workflows/lifecycle";
+export * from "./workflows/outcome";
+export * from "./workflows/provision";
+export * from "./workflows/reconcile";
+export * from "./workflows/terminate";

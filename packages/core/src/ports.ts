@@ -1,0 +1,138 @@
+import type { FleetConfig } from "./config";
+import type { RecordChanges } from "./dns/plan";
+import type { RecordSet } from "./dns/records";
+import type { Deferred } from "./events/deferred";
+import type { LifecycleAction } from "./events/lifecycle";
+
+/** Every port the workflows use, in one place. Workflows depend on these interfaces only; the AWS
+ * adapters (aws/) implement them over the SDK, and the composition roots (functions/runtime.ts for
+ * Lambda, the simulation for tests and local mode) choose which implementation runs. */
+
+/** Time as the control plane sees it. Workflows never read Date.now() or setTimeout directly,
+ * so the same code runs in real time (Lambda) and in simulated time (tests, bench, local mode). */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export type LogFields = Record<string, unknown>;
+
+/** Structured logging: one JSON object per line, `msg` naming the event. */
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A logger whose lines all carry `fields` (e.g. the instance id, to follow one instance). */
+  child(fields: LogFields): Logger;
+}
+
+// --- Route53 -------------------------------------------------------------------------------------
+
+/** The part of Route53 the fleet uses: read the record sets at one name, apply planned changes. */
+export interface RecordStore {
+  listAt(name: string): Promise<RecordSet[]>;
+  apply(changes: RecordChanges): Promise<ApplyReport>;
+}
+
+export interface ApplyReport {
+  applied: number;
+  /** DELETEs of records that were no longer there: the goal was already reached. */
+  alreadyGone: number;
+  failed: RefusedChange[];
+}
+
+/** A change Route53 refused even alone: what it was, for which records, and Route53's reason. */
+export interface RefusedChange {
+  change: string;
+  setIdentifiers: string[];
+  reason: string;
+}
+
+// --- Auto Scaling --------------------------------------------------------------------------------
+
+export interface GroupInstance {
+  instanceId: string;
+  /** e.g. Pending:Wait, InService, Terminating:Wait, Standby, Warmed:Running. */
+  lifecycleState: string;
+  healthStatus: string;
+}
+
+/** "active": the answer was taken. "closed": the action had already ended (completed before, expired,
+ * or the instance left); the goal of answering it is reached either way. */
+export type ActionAnswer = "active" | "closed";
+
+/** Names one lifecycle action. Without a token, Auto Scaling finds the action by instance id. */
+export type ActionRef = Pick<LifecycleAction, "instanceId" | "asgName" | "hookName"> & { token?: string };
+
+export interface GroupPort {
+  instances(): Promise<GroupInstance[]>;
+  complete(action: ActionRef, result: "CONTINUE" | "ABANDON"): Promise<ActionAnswer>;
+  heartbeat(action: ActionRef): Promise<ActionAnswer>;
+}
+
+// --- EC2 -----------------------------------------------------------------------------------------
+
+export interface InstanceView {
+  instanceId: string;
+  state: string;
+  publicIp?: string;
+  privateIp?: string;
+  ready: boolean;
+}
+
+export interface InstancePort {
+  /** Every pending or running instance that the group launched. */
+  groupInstances(): Promise<InstanceView[]>;
+  markReady(instanceIds: readonly string[]): Promise<void>;
+}
+
+// --- SSM Run Command -----------------------------------------------------------------------------
+
+export interface InvocationView {
+  status: string;
+  /** The first lines of stderr (SSM keeps 8,000 characters inline), for the log. */
+  stderrHead: string;
+  /** Where the full output is, when commands write to an S3 output bucket. */
+  outputUrl?: string;
+}
+
+export interface SendOptions {
+  /** Full outputs go here: SSM keeps only 24,000 characters of stdout inline. */
+  outputBucket?: string | undefined;
+  outputPrefix?: string;
+  comment?: string;
+}
+
+/** The part of SSM the fleet uses: is an instance's agent online, run a document, read a result. */
+export interface CommandPort {
+  onlineAgents(instanceIds: readonly string[]): Promise<Set<string>>;
+  /** Runs `document` on the instances; returns the command id per instance and the instances SSM
+   * refused (agent not registered yet). */
+  send(
+    document: string,
+    instanceIds: readonly string[],
+    parameters: Record<string, string>,
+    options?: SendOptions,
+  ): Promise<{ sent: Map<string, string>; refused: string[] }>;
+  invocation(commandId: string, instanceId: string): Promise<InvocationView>;
+}
+
+// --- SQS -----------------------------------------------------------------------------------------
+
+export interface DeferredQueue {
+  /** Delivers `message` back to the lifecycle queue at its `notBefore` (or 15 minutes, whichever is sooner). */
+  defer(message: Deferred): Promise<void>;
+}
+
+/** Everything a workflow may touch. Built once per process by a composition root. */
+export interface Ports {
+  config: FleetConfig;
+  log: Logger;
+  clock: Clock;
+  records: RecordStore;
+  group: GroupPort;
+  instances: InstancePort;
+  commands: CommandPort;
+  deferred: DeferredQueue;
+}
