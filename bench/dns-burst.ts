@@ -11,8 +11,9 @@ import {
   processLifecycleMessages,
   retry,
   setIdentifierFor,
+  until,
 } from "@ftpfleet/core";
-import { ROUTE53_RATE, SimulatedAws, until } from "@ftpfleet/simulated-aws";
+import { ROUTE53_RATE, SimulatedAws } from "@ftpfleet/simulated-aws";
 import { lifecycleQueueSettings } from "../stacks/definitions";
 
 export interface BurstResult {

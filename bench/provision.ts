@@ -4,10 +4,9 @@
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   dataPlaneSupport,
-  localS3Credentials,
   probeLogin,
   runChecked,
   runCommand,
@@ -47,12 +46,7 @@ export async function provisionBench(options: { transferMB?: number } = {}): Pro
   const scratch = await mkdtemp(join(tmpdir(), "ftpfleet-bench-"));
   const world = await Sandbox.create();
   try {
-    const s3 = new S3Client({
-      endpoint: world.s3.endpoint,
-      region: world.region,
-      forcePathStyle: true,
-      credentials: localS3Credentials,
-    });
+    const s3 = world.s3Client();
     const hash = (await runChecked("openssl", ["passwd", "-6", "bench-pass"])).trim();
     const manifest = {
       version: 1,

@@ -4,20 +4,16 @@
 # Not root: lists what is missing and exits 0, so `npm test` can still run (and skip what needs it).
 set -euo pipefail
 
+# The provisioning steps' package helpers: the same check and the same install guard.
+# shellcheck source-path=SCRIPTDIR source=../documents/scripts/lib/packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../documents/scripts/lib/packages.sh"
+
 packages=(
   s3fs fuse3 pure-ftpd lftp shellcheck iproute2 openssl jq procps psmisc util-linux curl dnsutils
   ca-certificates
 )
 
-installed() {
-  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == "installed" ]]
-}
-
-missing=()
-for pkg in "${packages[@]}"; do
-  installed "$pkg" || missing+=("$pkg")
-done
-
+mapfile -t missing < <(missing_packages "${packages[@]}")
 if ((${#missing[@]} == 0)); then
   exit 0
 fi
@@ -28,27 +24,6 @@ if ((EUID != 0)); then
   exit 0
 fi
 
-# pure-ftpd pulls an inetd and would start daemons on :21 during the install: refuse every
-# service start until we are done. A policy-rc.d already present (e.g. Docker's) is put back.
-policy=/usr/sbin/policy-rc.d
-backup=""
-if [[ -e "$policy" ]]; then
-  backup="$(mktemp "${policy}.ftpfleet-backup.XXXXXX")"
-  cp -p "$policy" "$backup"
-fi
-restore_policy() {
-  if [[ -n "$backup" ]]; then
-    mv -f "$backup" "$policy"
-  else
-    rm -f "$policy"
-  fi
-}
-trap restore_policy EXIT
-printf '#!/bin/sh\n# ftpfleet install guard: no service starts during package installation.\nexit 101\n' >"$policy"
-chmod 0755 "$policy"
-
 echo "install-system-packages: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_install_without_service_starts "${missing[@]}"
 echo "install-system-packages: done" >&2

@@ -2,7 +2,7 @@
 // machine; `npm run local -- down` removes whatever a crashed run left behind.
 import { execFileSync } from "node:child_process";
 import { createInterface } from "node:readline";
-import { createLogger } from "@ftpfleet/core";
+import { createLogger, LOG_LEVELS, type LogLevel } from "@ftpfleet/core";
 import {
   cleanupLeftovers,
   DEMO_USER,
@@ -10,9 +10,10 @@ import {
   LOCAL_RECORD,
   type LocalFleet,
 } from "@ftpfleet/local";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { startLocalFleet } from "./local-fleet";
 
-async function up(instances: number, dnsPort: number): Promise<void> {
+async function up(instances: number, dnsPort: number, logLevel: LogLevel): Promise<void> {
   let missing = dataPlaneSupport();
   if (missing && process.getuid?.() === 0) {
     console.log(`Installing what local mode needs (${missing}) …`);
@@ -25,7 +26,7 @@ async function up(instances: number, dnsPort: number): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const log = createLogger({ level: (process.env.LOG_LEVEL as "info" | undefined) ?? "warn" });
+  const log = createLogger({ level: logLevel });
   console.log(`Starting ftpfleet locally: ${instances} instances, DNS on 127.0.0.1:${dnsPort} …`);
   const fleet = await startLocalFleet({ instances, dnsPort, log });
   let stopping: Promise<void> | undefined;
@@ -87,26 +88,34 @@ function render(fleet: LocalFleet): string {
   return `instances:\n${rows.join("\n") || "  none"}\n  ${LOCAL_RECORD} → ${dns}`;
 }
 
-async function main(): Promise<void> {
-  const [command = "up", ...rest] = process.argv.slice(2);
-  const flag = (name: string, fallback: number) => {
-    const i = rest.indexOf(`--${name}`);
-    const value = i >= 0 ? Number(rest[i + 1]) : fallback;
-    if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} takes a whole number`);
-    return value;
-  };
-  if (command === "down") {
-    const report = await cleanupLeftovers();
-    console.log(JSON.stringify(report, null, 2));
-  } else if (command === "up") {
-    await up(flag("instances", 2), flag("dns-port", 5353));
-  } else {
-    console.error("usage: npm run local [-- up [--instances N] [--dns-port P] | down]");
-    process.exitCode = 2;
+const program = new Command("npm run local --")
+  .description("ftpfleet on this machine: the fleet, its control plane and DNS, for real")
+  .showHelpAfterError();
+const wholeNumber = (max: number) => (value: string) => {
+  if (!/^\d+$/.test(value) || Number(value) > max) {
+    throw new InvalidArgumentError(`expected a whole number from 0 to ${max}`);
   }
-}
+  return Number(value);
+};
+program
+  .command("up", { isDefault: true })
+  .description("bring the fleet up and take console commands (scale, kill, status, quit)")
+  .option("--instances <n>", "instances to start with", wholeNumber(20), 2)
+  .option("--dns-port <port>", "UDP/TCP port of the DNS responder on 127.0.0.1", wholeNumber(65535), 5353)
+  .addOption(
+    new Option("--log-level <level>", "control-plane log lines to print").choices(LOG_LEVELS).default("warn"),
+  )
+  .action((options: { instances: number; dnsPort: number; logLevel: LogLevel }) =>
+    up(options.instances, options.dnsPort, options.logLevel),
+  );
+program
+  .command("down")
+  .description("remove what a crashed run left: namespaces, mounts, processes")
+  .action(async () => {
+    console.log(JSON.stringify(await cleanupLeftovers(), null, 2));
+  });
 
-main().catch((error: unknown) => {
+program.parseAsync().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });

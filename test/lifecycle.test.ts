@@ -1,5 +1,6 @@
 import { ChangeResourceRecordSetsCommand, PriorRequestNotComplete } from "@aws-sdk/client-route-53";
-import { ROUTE53_RATE, until } from "@ftpfleet/simulated-aws";
+import { until } from "@ftpfleet/core";
+import { ROUTE53_RATE } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLifecycleHandler } from "../functions/lifecycle";
 import {
@@ -113,7 +114,7 @@ describe("terminate", () => {
     const [id] = [...f.aws.autoscaling.members.keys()];
     f.aws.autoscaling.setDesired(0);
     const asked = f.aws.clock.now();
-    await f.run(until(f.aws.clock, () => f.aws.autoscaling.members.size === 0, 1000));
+    await f.run(until(f.aws.clock, () => f.aws.autoscaling.members.size === 0, { stepMs: 1000 }));
     expect(f.aws.clock.now() - asked).toBeGreaterThanOrEqual(1_500_000);
     expect(f.aws.autoscaling.calls.get("RecordLifecycleActionHeartbeat")).toBeGreaterThan(0);
     expect(

@@ -1,6 +1,7 @@
 import { GetCommandInvocationCommand, SendCommandCommand } from "@aws-sdk/client-ssm";
+import { until } from "@ftpfleet/core";
 import type { SimulatedClock } from "@ftpfleet/simulated-aws";
-import { type CommandExecutor, INLINE_STDOUT_LIMIT, until } from "@ftpfleet/simulated-aws";
+import { type CommandExecutor, INLINE_STDOUT_LIMIT } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Fleet, recordInstanceIds, simulatedFleet, states } from "./support";
 
@@ -123,7 +124,12 @@ describe("provisioning a new instance", () => {
     });
     f.aws.autoscaling.setDesired(1);
     const [id] = [...f.aws.autoscaling.members.keys()];
-    await f.run(until(f.aws.clock, () => lines(f, "provision.failed", id).length > 0, 10_000, 3 * 3600_000));
+    await f.run(
+      until(f.aws.clock, () => lines(f, "provision.failed", id).length > 0, {
+        stepMs: 10_000,
+        limitMs: 3 * 3600_000,
+      }),
+    );
     expect(lines(f, "provision.failed", id)[0]).toMatchObject({ status: "TimedOut" });
     expect(recordInstanceIds(f.aws)).toEqual([]);
   });

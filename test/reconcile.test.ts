@@ -1,6 +1,6 @@
 import { ChangeResourceRecordSetsCommand } from "@aws-sdk/client-route-53";
-import { coalescedDnsSync } from "@ftpfleet/core";
-import { ROUTE53_RATE, until } from "@ftpfleet/simulated-aws";
+import { coalescedDnsSync, until } from "@ftpfleet/core";
+import { ROUTE53_RATE } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
 import { createReconcileHandler } from "../functions/reconcile";
 import { type Fleet, lambdaContext, recordInstanceIds, simulatedFleet, states } from "./support";

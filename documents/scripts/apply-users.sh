@@ -125,14 +125,10 @@ if [[ "$layout" == symlink ]]; then
 fi
 
 # Sessions of users whose access shrinks must end, or they keep what they had until they leave.
-# pure-ftpwho -s: pid|account|time|state|file|peer|local|port|...; only this host's addresses.
 kill_sessions() {
-  local who ours
-  who="$(find_program pure-ftpwho)"
-  ours=" $(ip -o -4 addr show 2>/dev/null | awk '{ sub(/\/.*/, "", $4); printf "%s ", $4 }')"
-  "$who" -s -n 2>/dev/null | awk -F'|' -v user="$1" -v ours="$ours" \
-    '$2 == user && index(ours, " " $7 " ") { print $1 }' | while read -r pid; do
-    if [[ "$pid" =~ ^[0-9]+$ ]]; then kill "$pid" 2>/dev/null || true; fi
+  local pid account
+  ftp_sessions | while read -r pid account; do
+    if [[ "$account" == "$1" && "$pid" =~ ^[0-9]+$ ]]; then kill "$pid" 2>/dev/null || true; fi
   done
 }
 

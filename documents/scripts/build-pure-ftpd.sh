@@ -28,6 +28,8 @@ virtualchroot_flags=("${common_flags[@]}" --with-virtualchroot)
 step=build-pure-ftpd
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
 
 source_kind="${SSM_PureFtpdSource:-}"
 url="${FTPFLEET_PUREFTPD_SOURCE_URL:-https://download.pureftpd.org/pub/pure-ftpd/releases/pure-ftpd-$version.tar.gz}"
@@ -94,12 +96,7 @@ if [[ "$actual" != "$source_sha256" ]]; then
   fail "checksum mismatch for $url: expected $source_sha256, got $actual; nothing installed"
 fi
 
-build_deps=(build-essential libssl-dev libsodium-dev)
-missing=()
-for pkg in "${build_deps[@]}"; do
-  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)" == installed ]] ||
-    missing+=("$pkg")
-done
+mapfile -t missing < <(missing_packages build-essential libssl-dev libsodium-dev)
 if ((${#missing[@]} > 0)); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

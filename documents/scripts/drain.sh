@@ -17,33 +17,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 timeout="${SSM_TimeoutSeconds:-}"
 [[ "$timeout" =~ ^[0-9]{1,4}$ ]] || invalid TimeoutSeconds "expected 0-9999"
 
-who=""
-for dir in "$root/usr/local/sbin" /usr/sbin; do
-  if [[ -x "$dir/pure-ftpwho" ]]; then
-    who="$dir/pure-ftpwho"
-    break
-  fi
-done
-[[ -n "$who" ]] || {
-  echo "drain: pure-ftpwho is not installed" >&2
-  exit 1
-}
+find_program pure-ftpwho >/dev/null
 
-# pure-ftpwho -s -n (-n: no DNS lookups, which fail where no resolver answers) prints one line per session: pid|account|time|state|file|peer|local|port|...
-# Only sessions on this host's own addresses count (several sandboxed instances share one
-# scoreboard). Without a scoreboard (no session ever started) it exits non-zero: none open.
-sessions() {
-  local ours
-  ours=" $(ip -o -4 addr show | awk '{ sub(/\/.*/, "", $4); printf "%s ", $4 }')"
-  { "$who" -s -n 2>/dev/null || true; } | awk -F'|' -v ours="$ours" \
-    'index(ours, " " $7 " ") { n++ } END { print n + 0 }'
-}
-
-deadline=$((SECONDS + 10#$timeout))
-count="$(sessions)"
-while ((count > 0 && SECONDS < deadline)); do
+# Microseconds of EPOCHREALTIME (its radix character follows the locale): bash's integer SECONDS
+# ticks at wall-clock second boundaries, so a deadline kept with it can come a second early.
+[[ -n "${EPOCHREALTIME:-}" ]] || fail "bash 5 or later is required"
+deadline=$((${EPOCHREALTIME//[!0-9]/} + 10#$timeout * 1000000))
+count="$(ftp_sessions | wc -l)"
+while ((count > 0 && ${EPOCHREALTIME//[!0-9]/} < deadline)); do
   sleep 1
-  count="$(sessions)"
+  count="$(ftp_sessions | wc -l)"
 done
 echo "sessions=$count"
 if ((count > 0)); then

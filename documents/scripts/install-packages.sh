@@ -13,6 +13,8 @@ set -euo pipefail
 step=install-packages
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
 
 source_kind="${SSM_PureFtpdSource:-}"
 [[ "$source_kind" =~ ^(distro|build)$ ]] || invalid PureFtpdSource "expected distro or build"
@@ -24,36 +26,10 @@ sandbox_id=2121
 packages=(s3fs fuse3 jq curl ca-certificates procps psmisc util-linux iproute2)
 [[ "$source_kind" == distro ]] && packages+=(pure-ftpd)
 
-installed() {
-  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == installed ]]
-}
-
-missing=()
-for pkg in "${packages[@]}"; do
-  installed "$pkg" || missing+=("$pkg")
-done
-
+mapfile -t missing < <(missing_packages "${packages[@]}")
 if ((${#missing[@]} > 0)); then
-  # pure-ftpd pulls an inetd and would start daemons during the install: refuse every service
-  # start until we are done, and put back any policy-rc.d that was already there.
-  policy=/usr/sbin/policy-rc.d
-  backup=""
-  if [[ -e "$policy" ]]; then
-    backup="$(mktemp "$policy.ftpfleet.XXXXXX")"
-    cp -p "$policy" "$backup"
-  fi
-  restore_policy() {
-    if [[ -n "$backup" ]]; then mv -f "$backup" "$policy"; else rm -f "$policy"; fi
-  }
-  trap restore_policy EXIT
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod 0755 "$policy"
   echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  restore_policy
-  trap - EXIT
+  apt_install_without_service_starts "${missing[@]}"
 else
   echo "packages already installed: ${packages[*]}"
 fi

@@ -2,14 +2,7 @@ import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { S3RequestRecord } from "@ftpfleet/local";
-import {
-  openFtpSession,
-  probeLogin,
-  runChecked,
-  runCommand,
-  Sandbox,
-  type SandboxInstance,
-} from "@ftpfleet/local";
+import { ftpLogin, probeLogin, runChecked, runCommand, Sandbox, type SandboxInstance } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   dataPlaneSkip,
@@ -18,7 +11,6 @@ import {
   lftp,
   putManifest,
   putObject,
-  s3Client,
   scratchDir,
   writeScratch,
 } from "./helpers";
@@ -35,7 +27,7 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
 
   beforeAll(async () => {
     world = await Sandbox.create({ onS3Request: (request) => requests.push(request) });
-    s3 = s3Client(world);
+    s3 = world.s3Client();
     // Written straight to S3, as operators do: no folder markers, folders two levels deep.
     await putObject(s3, world, "projects/alpha/readme.txt", "hello from alpha\n");
     await putManifest(s3, world, [
@@ -107,13 +99,11 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
     await s3.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: "inbox/alice/big-direct.bin" }));
     const s3Ms = performance.now() - direct;
 
-    const session = await openFtpSession(instance.address);
+    const session = await ftpLogin(instance.address, "alice", "alice-secret");
     try {
-      expect(await session.command("USER alice")).toMatch(/^331/);
-      expect(await session.command("PASS alice-secret")).toMatch(/^230/);
       requests.length = 0;
       const started = performance.now();
-      expect(await session.command("DELE inbox/alice/big-ftp.bin")).toMatch(/^250/);
+      expect((await session.send("DELE inbox/alice/big-ftp.bin")).code).toBe(250);
       const ftpMs = performance.now() - started;
       const copies = requests.filter((request) => request.copySource !== undefined).length;
       console.info(
@@ -130,7 +120,7 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
       const quotas = `${help.stdout}${help.stderr}`.includes("--quota");
       expect(copies > 0).toBe(quotas);
     } finally {
-      await session.close();
+      session.close();
     }
     expect(await getObject(s3, world, "inbox/alice/big-ftp.bin")).toBeUndefined();
   });
@@ -175,16 +165,14 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
     expect(idle.code, idle.stderr).toBe(0);
     expect(idle.stdout).toContain("sessions=0");
 
-    const session = await openFtpSession(instance.address);
+    const session = await ftpLogin(instance.address, "alice", "alice-secret");
     try {
-      expect(await session.command("USER alice")).toMatch(/^331/);
-      expect(await session.command("PASS alice-secret")).toMatch(/^230/);
       const busy = await instance.runScript("drain", { TimeoutSeconds: "2" });
       expect(busy.code, busy.stderr).toBe(3);
       expect(busy.stdout).toContain("sessions=1");
       expect(busy.ms).toBeGreaterThanOrEqual(2_000);
     } finally {
-      await session.close();
+      session.close();
     }
   });
 });

@@ -1,30 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { Sandbox } from "@ftpfleet/local";
-import {
-  type CommandResult,
-  dataPlaneSupport,
-  localS3Credentials,
-  runChecked,
-  runCommand,
-} from "@ftpfleet/local";
+import { type CommandResult, dataPlaneSupport, runChecked, runCommand } from "@ftpfleet/local";
 
 /** The reason the data-plane suite of `file` cannot run here (printed once), or undefined. */
 export function dataPlaneSkip(file: string): string | undefined {
   const reason = dataPlaneSupport();
   if (reason !== undefined) console.warn(`SKIPPED data-plane tests (${file}): ${reason}`);
   return reason;
-}
-
-export function s3Client(world: Sandbox): S3Client {
-  return new S3Client({
-    endpoint: world.s3.endpoint,
-    region: world.region,
-    forcePathStyle: true,
-    credentials: localS3Credentials,
-  });
 }
 
 export async function putObject(

@@ -13,7 +13,7 @@ import {
   seedPureFtpdArtifact,
 } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dataPlaneSkip, putManifest, putObject, s3Client, scratchDir, writeScratch } from "./helpers";
+import { dataPlaneSkip, putManifest, putObject, scratchDir, writeScratch } from "./helpers";
 
 const skip = dataPlaneSkip("provisioning.test.ts");
 
@@ -40,13 +40,15 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
   const scratch = scratchDir();
   // Variants of a script written here still find the library they source.
   mkdirSync(join(scratch, "lib"));
-  copyFileSync(join(scriptsDir, "lib/common.sh"), join(scratch, "lib/common.sh"));
+  for (const library of ["common.sh", "packages.sh"]) {
+    copyFileSync(join(scriptsDir, "lib", library), join(scratch, "lib", library));
+  }
   const homes = () => join(instance.root, "srv/ftpfleet/home");
   const passwd = () => readFile(join(instance.root, "etc/ftpfleet/pure-ftpd/pureftpd.passwd"), "utf8");
 
   beforeAll(async () => {
     world = await Sandbox.create();
-    s3 = s3Client(world);
+    s3 = world.s3Client();
     await putObject(s3, world, "projects/alpha/readme.txt", "alpha\n");
     await putManifest(s3, world, [
       { name: "alice", password: "a-pass", grants: [{ path: "projects/alpha", access: "ro" }] },

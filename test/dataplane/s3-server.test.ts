@@ -7,16 +7,15 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
-import { type LocalS3Server, localS3Credentials, startLocalS3 } from "@ftpfleet/local";
+import { type LocalS3Server, localS3Client, startLocalS3 } from "@ftpfleet/local";
 import S3rver from "s3rver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 // No root needed: the server listens on loopback here.
-const client = (endpoint: string) =>
-  new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, credentials: localS3Credentials });
+const client = (endpoint: string) => localS3Client(endpoint);
 
 async function seed(s3: S3Client) {
   await s3.send(new PutObjectCommand({ Bucket: "b", Key: "projects/alpha/readme.txt", Body: "deep" }));

@@ -1,7 +1,7 @@
 import { Resolver } from "node:dns/promises";
-import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { createLogger } from "@ftpfleet/core";
-import { DEMO_USER, LOCAL_RECORD, type LocalFleet, localS3Credentials } from "@ftpfleet/local";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { createLogger, systemClock, until } from "@ftpfleet/core";
+import { DEMO_USER, LOCAL_RECORD, type LocalFleet } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalFleet } from "../../scripts/local-fleet";
 import { dataPlaneSkip, lftp, scratchDir, writeScratch } from "../dataplane/helpers";
@@ -9,17 +9,8 @@ import { dataPlaneSkip, lftp, scratchDir, writeScratch } from "../dataplane/help
 const skip = dataPlaneSkip("localmode/fleet.test.ts");
 
 /** Waits in real time until `check` holds. */
-async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
+const waitFor = (what: string, check: () => boolean | Promise<boolean>, limitMs = 60_000) =>
+  until(systemClock, check, { what, limitMs, stepMs: 250 });
 
 describe.skipIf(skip)("local mode, end to end", () => {
   let fleet: LocalFleet;
@@ -45,12 +36,7 @@ describe.skipIf(skip)("local mode, end to end", () => {
     });
     resolver = new Resolver({ timeout: 2_000, tries: 1 });
     resolver.setServers([`127.0.0.1:${fleet.dns.port}`]);
-    s3 = new S3Client({
-      endpoint: fleet.world.s3.endpoint,
-      region: fleet.world.region,
-      forcePathStyle: true,
-      credentials: localS3Credentials,
-    });
+    s3 = fleet.world.s3Client();
     await waitFor("the first instance to serve", () => serving().length === 1, 90_000);
   }, 120_000);
 

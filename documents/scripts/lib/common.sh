@@ -36,3 +36,14 @@ read_account() {
   read -r _ uid gid <"$file"
   [[ "$uid" =~ ^[0-9]{1,9}$ && "$gid" =~ ^[0-9]{1,9}$ ]] || fail "malformed $file"
 }
+
+# Prints "pid account" for each FTP session on this host; nothing if there is no scoreboard yet.
+# pure-ftpwho -s fields: pid|account|time|state|file|peer|local|port|... (-n: no DNS lookups).
+# Only this host's addresses count: sandboxed instances in tests share one scoreboard.
+ftp_sessions() {
+  local who ours
+  who="$(find_program pure-ftpwho)" || return
+  ours=" $(ip -o -4 addr show | awk '{ sub(/\/.*/, "", $4); printf "%s ", $4 }')" || return
+  { "$who" -s -n 2>/dev/null || true; } |
+    awk -F'|' -v ours="$ours" 'index(ours, " " $7 " ") { print $1, $2 }'
+}

@@ -6,7 +6,7 @@ export * from "./fleet/local-fleet";
 export * from "./sandbox/artifact";
 export * from "./sandbox/cleanup";
 export * from "./sandbox/exec";
-export * from "./sandbox/ftp-probe";
+export * from "./sandbox/ftp";
 export * from "./sandbox/mounts";
 export * from "./sandbox/netns";
 export * from "./sandbox/processes";

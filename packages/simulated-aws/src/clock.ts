@@ -62,17 +62,3 @@ export class SimulatedClock implements Clock {
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
-
-/** Waits (in the clock's time) until `condition` holds, checking every `stepMs`. */
-export async function until(
-  clock: Clock,
-  condition: () => boolean,
-  stepMs = 100,
-  limitMs = 3600_000,
-): Promise<void> {
-  const start = clock.now();
-  while (!condition()) {
-    if (clock.now() - start > limitMs) throw new Error(`condition not met within ${limitMs} ms`);
-    await clock.sleep(stepMs);
-  }
-}

@@ -1,7 +1,13 @@
-import { CreateTagsCommand, DescribeInstancesCommand, type EC2Client } from "@aws-sdk/client-ec2";
+import {
+  CreateTagsCommand,
+  type EC2Client,
+  type Instance,
+  paginateDescribeInstances,
+} from "@aws-sdk/client-ec2";
 import type { Clock, InstancePort, InstanceView } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
+import { collect } from "./pages";
 
 /** Tag meaning "this instance passed provisioning and may serve": the durable fact that lets a
  * reconcile decide readiness without remembering any event. */
@@ -12,36 +18,19 @@ export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): 
     retry(operation, { clock, isRetryable: isTransientAwsError, maxAttempts: 8 });
   return {
     async groupInstances() {
-      const views: InstanceView[] = [];
-      let NextToken: string | undefined;
-      do {
-        // Filters, not InstanceIds: an id that is already gone would fail the whole call.
-        const page = await call(() =>
-          client.send(
-            new DescribeInstancesCommand({
-              Filters: [
-                { Name: "tag:aws:autoscaling:groupName", Values: [asgName] },
-                { Name: "instance-state-name", Values: ["pending", "running"] },
-              ],
-              MaxResults: 1000,
-              NextToken,
-            }),
-          ),
-        );
-        for (const reservation of page.Reservations ?? []) {
-          for (const i of reservation.Instances ?? []) {
-            views.push({
-              instanceId: i.InstanceId ?? "",
-              state: i.State?.Name ?? "",
-              ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
-              ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
-              ready: (i.Tags ?? []).some((t) => t.Key === READY_TAG && t.Value === "true"),
-            });
-          }
-        }
-        NextToken = page.NextToken;
-      } while (NextToken);
-      return views;
+      // Filters, not InstanceIds: an id that is already gone would fail the whole call. A throttled
+      // page restarts the listing: it is a read, and a partial one would drop instances.
+      const pages = paginateDescribeInstances(
+        { client, pageSize: 1000 },
+        {
+          Filters: [
+            { Name: "tag:aws:autoscaling:groupName", Values: [asgName] },
+            { Name: "instance-state-name", Values: ["pending", "running"] },
+          ],
+        },
+      );
+      const instances = await call(() => collect(pages, (page) => page.Reservations ?? []));
+      return instances.flatMap((reservation) => (reservation.Instances ?? []).map(toView));
     },
     async markReady(instanceIds) {
       // CreateTags takes up to 1,000 resources per call.
@@ -52,5 +41,15 @@ export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): 
         );
       }
     },
+  };
+}
+
+function toView(i: Instance): InstanceView {
+  return {
+    instanceId: i.InstanceId ?? "",
+    state: i.State?.Name ?? "",
+    ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
+    ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
+    ready: (i.Tags ?? []).some((t) => t.Key === READY_TAG && t.Value === "true"),
   };
 }

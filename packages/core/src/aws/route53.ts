@@ -35,6 +35,7 @@ export function route53RecordStore(client: Route53Client, options: Route53StoreO
         log.debug("route53.retry", { call: what, attempt, delayMs, error: (error as Error).name }),
     });
 
+  /** The SDK has no paginator for this call: it pages by name, type and set identifier together. */
   async function listAt(name: string): Promise<RecordSet[]> {
     const found: RecordSet[] = [];
     let start: { name: string; type?: string; identifier?: string } | undefined = { name };

@@ -1,12 +1,13 @@
 import {
-  DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  paginateDescribeInstanceInformation,
   SendCommandCommand,
   type SSMClient,
 } from "@aws-sdk/client-ssm";
 import type { Clock, CommandPort, SendOptions } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
+import { collect } from "./pages";
 
 /** SendCommand takes at most 50 instance ids. */
 export const MAX_INSTANCES_PER_COMMAND = 50;
@@ -48,24 +49,17 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
   return {
     async onlineAgents(instanceIds) {
       const online = new Set<string>();
+      // The InstanceIds filter takes at most 50 values.
       for (let i = 0; i < instanceIds.length; i += MAX_INSTANCES_PER_COMMAND) {
-        let NextToken: string | undefined;
-        do {
-          const page = await call(() =>
-            client.send(
-              new DescribeInstanceInformationCommand({
-                Filters: [
-                  { Key: "InstanceIds", Values: instanceIds.slice(i, i + MAX_INSTANCES_PER_COMMAND) },
-                ],
-                NextToken,
-              }),
-            ),
-          );
-          for (const info of page.InstanceInformationList ?? []) {
-            if (info.PingStatus === "Online" && info.InstanceId) online.add(info.InstanceId);
-          }
-          NextToken = page.NextToken;
-        } while (NextToken);
+        const Values = instanceIds.slice(i, i + MAX_INSTANCES_PER_COMMAND);
+        const infos = await call(() =>
+          collect(
+            paginateDescribeInstanceInformation({ client }, { Filters: [{ Key: "InstanceIds", Values }] }),
+            (page) => page.InstanceInformationList ?? [],
+          ),
+        );
+        for (const info of infos)
+          if (info.PingStatus === "Online" && info.InstanceId) online.add(info.InstanceId);
       }
       return online;
     },

@@ -59,12 +59,13 @@ export function bundleDocument(name: DocumentName, dir = DEFAULT_DOCUMENTS_DIR):
   return { ...source, mainSteps };
 }
 
-/** An SSM step is one self-contained script: the shared library a script sources is put in its place. */
+/** An SSM step is one self-contained script: each library it sources (lib/NAME.sh) is put in the
+ * place of its `source` line, with the shellcheck directive that names it. */
 function inlineLibrary(script: string, dir: string): string {
-  const library = readFileSync(join(dir, "scripts", "lib", "common.sh"), "utf8");
-  return script
-    .replace(/^# shellcheck source-path=SCRIPTDIR source=lib\/common\.sh\n/m, "")
-    .replace(/^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/common\.sh"$/m, library.trimEnd());
+  return script.replace(
+    /^# shellcheck source-path=SCRIPTDIR source=lib\/([a-z-]+)\.sh\nsource "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/\1\.sh"$/gm,
+    (_line, library: string) => readFileSync(join(dir, "scripts", "lib", `${library}.sh`), "utf8").trimEnd(),
+  );
 }
 
 /** The document as written, scripts not inlined: enough to check parameters. */

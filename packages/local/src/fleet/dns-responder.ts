@@ -1,5 +1,6 @@
 import { createSocket } from "node:dgram";
 import { createServer, type Socket } from "node:net";
+import dnsPacket from "dns-packet";
 
 /** One weighted record set at a name, as the simulated Route53 zone holds it. */
 export interface WeightedSet {
@@ -23,9 +24,9 @@ export interface DnsResponder {
   close(): Promise<void>;
 }
 
-const TYPE_A = 1;
-const TYPE_ANY = 255;
-const CLASS_IN = 1;
+const NOT_IMPLEMENTED = 4;
+const FORMAT_ERROR = 1;
+const NAME_ERROR = 3;
 
 /** Answers A queries over UDP and TCP the way Route53 answers a weighted name: one record set chosen
  * at random in proportion to its weight (all weights 0: equally), all of its values returned. So
@@ -90,63 +91,42 @@ export function respond(
   lookup: (name: string) => WeightedSet[],
   random: () => number,
 ): Buffer | undefined {
-  if (query.length < 12) return undefined;
-  const flags = query.readUInt16BE(2);
-  if (flags & 0x8000) return undefined; // a response, not a query
-  const opcode = (flags >> 11) & 0xf;
-  const question = readQuestion(query, 12);
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(query.readUInt16BE(0), 0);
-  const rd = flags & 0x0100;
-  if (opcode !== 0 || query.readUInt16BE(4) !== 1 || !question) {
-    // Only standard queries with one question: NOTIMP / FORMERR.
-    header.writeUInt16BE(0x8000 | (opcode << 11) | rd | (opcode !== 0 ? 4 : 1), 2);
-    return header;
+  let packet: dnsPacket.DecodedPacket;
+  try {
+    packet = dnsPacket.decode(query);
+  } catch {
+    return undefined;
   }
-  const sets = lookup(question.name.toLowerCase());
-  const chosen =
-    question.type === TYPE_A || question.type === TYPE_ANY ? pickWeighted(sets, random) : undefined;
-  const answers = question.class === CLASS_IN && chosen ? chosen.values.filter(isIpv4) : [];
-  header.writeUInt16BE(0x8000 | 0x0400 | rd | (sets.length === 0 ? 3 : 0), 2); // QR, AA, NXDOMAIN when unknown
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(answers.length, 6);
-  const records = answers.map((ip) => {
-    const record = Buffer.alloc(16);
-    record.writeUInt16BE(0xc00c, 0); // the name: a pointer to the question
-    record.writeUInt16BE(TYPE_A, 2);
-    record.writeUInt16BE(CLASS_IN, 4);
-    record.writeUInt32BE(chosen?.ttl ?? 0, 6);
-    record.writeUInt16BE(4, 10);
-    ip.split(".").forEach((octet, i) => {
-      record.writeUInt8(Number(octet), 12 + i);
+  if (packet.type !== "query") return undefined;
+  const reply = (rcode: number, answers: dnsPacket.Answer[] = []) =>
+    dnsPacket.encode({
+      type: "response",
+      id: packet.id ?? 0,
+      flags: (packet.flag_rd ? dnsPacket.RECURSION_DESIRED : 0) | dnsPacket.AUTHORITATIVE_ANSWER | rcode,
+      questions: packet.questions ?? [],
+      answers,
     });
-    return record;
-  });
-  return Buffer.concat([header, query.subarray(12, question.end), ...records]);
-}
-
-function readQuestion(
-  packet: Buffer,
-  start: number,
-): { name: string; type: number; class: number; end: number } | undefined {
-  const labels: string[] = [];
-  let at = start;
-  for (;;) {
-    const length = packet[at];
-    if (length === undefined || length > 63) return undefined; // no compression in questions
-    at++;
-    if (length === 0) break;
-    if (at + length > packet.length) return undefined;
-    labels.push(packet.toString("latin1", at, at + length));
-    at += length;
-  }
-  if (at + 4 > packet.length) return undefined;
-  return {
-    name: `${labels.join(".")}.`,
-    type: packet.readUInt16BE(at),
-    class: packet.readUInt16BE(at + 2),
-    end: at + 4,
-  };
+  // Only standard queries with one question.
+  const opcode = (packet as { opcode?: string }).opcode;
+  if (opcode !== "QUERY") return reply(NOT_IMPLEMENTED);
+  const [question, ...more] = packet.questions ?? [];
+  if (!question || more.length > 0) return reply(FORMAT_ERROR);
+  const name = `${question.name.toLowerCase()}.`;
+  const sets = lookup(name);
+  if (sets.length === 0) return reply(NAME_ERROR);
+  // dns-packet decodes type 255 as "ANY", which its typings leave out.
+  const wantsA = question.type === "A" || (question.type as string) === "ANY";
+  const chosen = wantsA && question.class === "IN" ? pickWeighted(sets, random) : undefined;
+  const answers = (chosen?.values ?? []).filter(isIpv4).map(
+    (data): dnsPacket.Answer => ({
+      type: "A",
+      class: "IN",
+      name: question.name,
+      ttl: chosen?.ttl ?? 0,
+      data,
+    }),
+  );
+  return reply(0, answers);
 }
 
 export function pickWeighted(sets: readonly WeightedSet[], random: () => number): WeightedSet | undefined {

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   type BatchResult,
   type Clock,
@@ -16,8 +16,7 @@ import {
 } from "@ftpfleet/core";
 import { DOCUMENT_NAMES, type DocumentName, readDocument } from "@ftpfleet/core/documents";
 import { type CommandExecutor, SimulatedAws } from "@ftpfleet/simulated-aws";
-import { openFtpSession } from "../sandbox/ftp-probe";
-import { localS3Credentials } from "../sandbox/s3-server";
+import { ftpGreets } from "../sandbox/ftp";
 import { type DataPlaneScript, Sandbox, type SandboxInstance } from "../sandbox/sandbox";
 import { type DnsResponder, startDnsResponder } from "./dns-responder";
 
@@ -207,10 +206,7 @@ export class LocalFleet {
       if (member.lifecycleState !== "InService" || member.healthStatus !== "Healthy") continue;
       const instance = await this.#instances.get(member.instanceId);
       if (!instance) continue;
-      const healthy = await openFtpSession(instance.address, 21, 1_000).then(
-        (session) => session.close().then(() => true),
-        () => false,
-      );
+      const healthy = await ftpGreets(instance.address);
       const failures = healthy ? 0 : (this.#failedChecks.get(member.instanceId) ?? 0) + 1;
       this.#failedChecks.set(member.instanceId, failures);
       if (failures >= 2 && !this.#stopped && this.aws.autoscaling.members.has(member.instanceId)) {
@@ -331,12 +327,7 @@ function makeCertificate(dir: string): string {
 
 /** The demo user and a few folders, in the bucket, as an operator would have them. */
 async function seedBucket(world: Sandbox): Promise<void> {
-  const s3 = new S3Client({
-    region: world.region,
-    endpoint: world.s3.endpoint,
-    forcePathStyle: true,
-    credentials: localS3Credentials,
-  });
+  const s3 = world.s3Client();
   const hash = execFileSync("openssl", ["passwd", "-6", "-stdin"], {
     input: DEMO_USER.password,
     encoding: "utf8",

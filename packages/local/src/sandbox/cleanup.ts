@@ -3,7 +3,7 @@ import { runCommand } from "./exec";
 import { abortFuse, mountsUnder, unmountAll } from "./mounts";
 import { deleteNamespace, listBridges, listNamespaces } from "./netns";
 import { findProcesses, isAlive, processesIn, stopPid, stopProcess } from "./processes";
-import { harnessPrefix, readState, worldDirs } from "./state";
+import { harnessPrefix, readState, sandboxDirs } from "./state";
 
 export interface CleanupReport {
   /** Worlds left alone because the process that owns them is still running. */
@@ -37,7 +37,7 @@ export async function cleanupLeftovers(options: { force?: boolean } = {}): Promi
   const keepBridges = new Set<string>();
   const stale: string[] = [];
   const staleBridges = new Set<string>();
-  for (const dir of worldDirs()) {
+  for (const dir of sandboxDirs()) {
     const state = readState(dir);
     const owned = state !== undefined && state.ownerPid !== process.pid && isAlive(state.ownerPid);
     if (owned && options.force !== true) {

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
+import { systemClock, until } from "@ftpfleet/core";
 import { runCommand } from "./exec";
 
 /**
@@ -96,12 +97,11 @@ export async function stopProcess(owned: OwnedProcess, graceMs = 2_000): Promise
 export async function stopPid(pid: number, ours: () => boolean, graceMs = 2_000): Promise<void> {
   if (!ours()) return;
   signal(pid, "SIGTERM");
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return;
-    await sleep(50);
-  }
-  if (ours()) signal(pid, "SIGKILL");
+  const ended = await until(systemClock, () => !isAlive(pid), { stepMs: 50, limitMs: graceMs }).then(
+    () => true,
+    () => false,
+  );
+  if (!ended && ours()) signal(pid, "SIGKILL");
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -114,5 +114,3 @@ function signal(pid: number, name: NodeJS.Signals): void {
     }
   }
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

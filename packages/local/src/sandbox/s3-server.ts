@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 
 type Context = S3rver.Context;
@@ -7,6 +8,11 @@ type Middleware = S3rver.Middleware;
 
 /** s3rver's fixed keys; any S3 client or s3fs talking to the local server uses them. */
 export const localS3Credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } as const;
+
+/** An SDK client for a local S3 server (path-style, its fixed keys). */
+export function localS3Client(endpoint: string, region = "us-east-1"): S3Client {
+  return new S3Client({ endpoint, region, forcePathStyle: true, credentials: localS3Credentials });
+}
 
 export interface LocalS3Server {
   /** e.g. http://10.231.3.1:40213 */

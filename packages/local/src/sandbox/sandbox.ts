@@ -2,9 +2,10 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createLogger, type Logger } from "@ftpfleet/core";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { createLogger, type Logger, systemClock, until } from "@ftpfleet/core";
 import { type CommandResult, runChecked, runCommand } from "./exec";
-import { openFtpSession } from "./ftp-probe";
+import { ftpGreets } from "./ftp";
 import { unmountAll } from "./mounts";
 import {
   createNamespace,
@@ -14,8 +15,14 @@ import {
   type InstanceNamespace,
   type LocalNetwork,
 } from "./netns";
-import { type OwnedProcess, processesIn, sleep, stopProcess } from "./processes";
-import { type LocalS3Server, localS3Credentials, type S3RequestRecord, startLocalS3 } from "./s3-server";
+import { type OwnedProcess, processesIn, stopProcess } from "./processes";
+import {
+  type LocalS3Server,
+  localS3Client,
+  localS3Credentials,
+  type S3RequestRecord,
+  startLocalS3,
+} from "./s3-server";
 import { harnessPrefix, type SandboxState, writeState } from "./state";
 
 /** The provisioning scripts that SSM documents carry, as files in the repository. */
@@ -64,13 +71,11 @@ export interface SandboxOptions {
 
 /**
  * A local S3 server plus instances that are network namespaces on one bridge. Everything it
- * creates is recorded in `<harnessPrefix>/world-<id>/state.json` before it exists, so
+ * creates is recorded in `<harnessPrefix>/sandbox-<id>/state.json` before it exists, so
  * `cleanupLeftovers()` can remove what a crashed run left.
  */
 export class Sandbox {
   readonly instances: SandboxInstance[] = [];
-  private readonly state: SandboxState;
-
   private constructor(
     readonly dir: string,
     readonly network: LocalNetwork,
@@ -78,38 +83,32 @@ export class Sandbox {
     readonly bucket: string,
     readonly region: string,
     readonly log: Logger,
-  ) {
-    this.state = {
-      ownerPid: process.pid,
-      networkId: network.id,
-      bridge: network.bridge,
-      namespaces: [],
-      processes: [],
-    };
-    writeState(dir, this.state);
-  }
+    private readonly state: SandboxState,
+  ) {}
 
   static async create(options: SandboxOptions = {}): Promise<Sandbox> {
     const log = options.logger ?? createLogger({ level: "warn" });
     const bucket = options.bucket ?? "ftpfleet-local";
     const network = await createNetwork();
-    const dir = join(harnessPrefix, `world-${network.id}`);
+    const dir = join(harnessPrefix, `sandbox-${network.id}`);
     try {
       await runCommand("rm", ["-r", "--one-file-system", "-f", dir]);
-      writeState(dir, {
+      // Recorded before anything else exists, so a crash from here on can be cleaned up.
+      const state: SandboxState = {
         ownerPid: process.pid,
         networkId: network.id,
         bridge: network.bridge,
         namespaces: [],
         processes: [],
-      });
+      };
+      writeState(dir, state);
       const s3 = await startLocalS3({
         address: network.hostAddress,
         directory: join(dir, "s3"),
         buckets: [bucket],
         ...(options.onS3Request === undefined ? {} : { onRequest: options.onS3Request }),
       });
-      return new Sandbox(dir, network, s3, bucket, options.region ?? "us-east-1", log);
+      return new Sandbox(dir, network, s3, bucket, options.region ?? "us-east-1", log, state);
     } catch (error) {
       await deleteNetwork(network);
       throw error;
@@ -133,6 +132,11 @@ export class Sandbox {
     const instance = new SandboxInstance(this, index, namespace, root, this.log.child({ instance: name }));
     this.instances.push(instance);
     return instance;
+  }
+
+  /** An SDK client for this sandbox's S3 server; the caller destroys it. */
+  s3Client(): S3Client {
+    return localS3Client(this.s3.endpoint, this.region);
   }
 
   /** The SSM parameters that point mount-bucket.sh at this world's bucket and S3 server. */
@@ -308,21 +312,12 @@ export class SandboxInstance {
       );
     });
     exited.catch(() => undefined);
-    await Promise.race([this.waitForGreeting(), exited]);
-  }
-
-  private async waitForGreeting(): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      try {
-        const session = await openFtpSession(this.address, 21, 1_000);
-        await session.close();
-        return;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await sleep(25);
-      }
-    }
+    const greeted = until(systemClock, () => ftpGreets(this.address), {
+      what: `pure-ftpd greeting on ${this.address}`,
+      limitMs: 10_000,
+      stepMs: 25,
+    });
+    await Promise.race([greeted, exited]);
   }
 
   /** The instance dies as far as clients can tell: its FTP server is gone. What is left (mounts,

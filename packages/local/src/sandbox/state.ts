@@ -4,7 +4,7 @@ import type { OwnedProcess } from "./processes";
 
 /**
  * Everything the harness creates lives under this prefix (fixed, so a later run can find what a
- * crashed one left): one `world-<network id>` directory per running world.
+ * crashed one left): one `sandbox-<network id>` directory per running sandbox.
  */
 export const harnessPrefix = "/tmp/ftpfleet-local";
 
@@ -18,17 +18,17 @@ export interface SandboxState {
   processes: OwnedProcess[];
 }
 
-export const stateFile = (worldDir: string) => join(worldDir, "state.json");
+export const stateFile = (sandboxDir: string) => join(sandboxDir, "state.json");
 
-export function writeState(worldDir: string, state: SandboxState): void {
-  mkdirSync(worldDir, { recursive: true });
-  const file = stateFile(worldDir);
+export function writeState(sandboxDir: string, state: SandboxState): void {
+  mkdirSync(sandboxDir, { recursive: true });
+  const file = stateFile(sandboxDir);
   writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }
 
-export function readState(worldDir: string): SandboxState | undefined {
-  const file = stateFile(worldDir);
+export function readState(sandboxDir: string): SandboxState | undefined {
+  const file = stateFile(sandboxDir);
   if (!existsSync(file)) return undefined;
   try {
     return JSON.parse(readFileSync(file, "utf8")) as SandboxState;
@@ -37,9 +37,9 @@ export function readState(worldDir: string): SandboxState | undefined {
   }
 }
 
-export function worldDirs(): string[] {
+export function sandboxDirs(): string[] {
   if (!existsSync(harnessPrefix)) return [];
   return readdirSync(harnessPrefix, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && entry.name.startsWith("world-"))
+    .filter((entry) => entry.isDirectory() && entry.name.startsWith("sandbox-"))
     .map((entry) => join(harnessPrefix, entry.name));
 }
