@@ -22,7 +22,7 @@ export const fleetConfigSchema = z
       .regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, "a Route53 hosted zone id such as Z0123456789ABC")
       .transform((id) => id.replace(/^\/hostedzone\//, "")),
     recordName: dnsName,
-    /** Short, so that clients follow scale-in quickly (DESIGN.md: TTL ≤ 60 s for passive FTP). */
+    /** Short, so that clients follow scale-in quickly (passive FTP: clients must follow scale-in within a minute). */
     recordTtl: z.coerce.number().int().min(0).max(300).default(60),
     recordWeight: z.coerce.number().int().min(0).max(255).default(1),
     healthCheckId: z.guid().optional(),
