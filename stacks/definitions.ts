@@ -3,7 +3,9 @@ import {
   documentName,
   type EventPattern,
   type FleetConfig,
+  LAUNCH_TAG,
   lifecycleEventPattern,
+  READY_TAG,
 } from "@ftpfleet/core";
 
 /** The control plane's infrastructure as plain data: what the stack deploys, and what tests check
@@ -55,7 +57,7 @@ export interface PermissionScope {
 }
 
 /** Least privilege: the fleet's own records in one zone (A records, CREATE/DELETE only), its own
- * group's lifecycle actions, the ready tag on its own instances, and its own queue. The Describe*
+ * group's lifecycle actions, the launch and ready tags on its own instances, and its own queue. The Describe*
  * calls support no resource-level permissions. */
 export function controlPlanePermissions(config: FleetConfig, scope: PermissionScope): Permission[] {
   const { partition, region, account } = scope;
@@ -89,8 +91,10 @@ export function controlPlanePermissions(config: FleetConfig, scope: PermissionSc
       actions: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
       resources: [group],
     },
-    {
-      actions: ["ec2:CreateTags"],
+    // Launch and readiness tags, on the group's instances only: set by the lifecycle function,
+    // removed by every sync (the reconcile's too) once an instance no longer needs them.
+    ...(["ec2:CreateTags", "ec2:DeleteTags"] as const).map((action) => ({
+      actions: [action],
       resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
       conditions: [
         {
@@ -98,9 +102,9 @@ export function controlPlanePermissions(config: FleetConfig, scope: PermissionSc
           variable: "aws:ResourceTag/aws:autoscaling:groupName",
           values: [config.asgName],
         },
-        { test: "ForAllValues:StringEquals", variable: "aws:TagKeys", values: ["ftpfleet:ready"] },
+        { test: "ForAllValues:StringEquals", variable: "aws:TagKeys", values: [LAUNCH_TAG, READY_TAG] },
       ],
-    },
+    })),
     { actions: ["sqs:SendMessage"], resources: [scope.queueArn] },
     ...(config.bucket ? commandPermissions(config, scope) : []),
   ];
@@ -131,11 +135,15 @@ function commandPermissions(
   ];
 }
 
-/** The reconcile needs the same reads and record changes, and nothing of the lifecycle. */
+/** The reconcile needs the same reads, record changes and tag clean-up, and nothing of the lifecycle. */
 export function reconcilePermissions(config: FleetConfig, scope: PermissionScope): Permission[] {
   return controlPlanePermissions(config, scope).filter((p) =>
     p.actions.every(
-      (a) => a.startsWith("route53:") || a.startsWith("autoscaling:Describe") || a.startsWith("ec2:Describe"),
+      (a) =>
+        a.startsWith("route53:") ||
+        a.startsWith("autoscaling:Describe") ||
+        a.startsWith("ec2:Describe") ||
+        a === "ec2:DeleteTags",
     ),
   );
 }

@@ -137,8 +137,8 @@ describe("terminate", () => {
     expect(late.batchItemFailures).toEqual([]);
     expect(recordInstanceIds(f.aws)).toEqual([]);
     expect(f.aws.ec2.calls.get("CreateTags")).toBe(0);
-    expect(messagesOf(f, "launch.no-longer-entering")).toHaveLength(1);
-    expect(messagesOf(f, "lifecycle.already-closed")).toHaveLength(1);
+    // Auto Scaling says the launch action is over: nothing is tagged, published or answered.
+    expect(messagesOf(f, "launch.action-closed")).toHaveLength(1);
   });
 });
 
@@ -159,7 +159,7 @@ describe("lifecycle tokens", () => {
     );
     expect(late.batchItemFailures).toEqual([]);
     expect(recordInstanceIds(f.aws)).toEqual([]);
-    expect(messagesOf(f, "launch.no-longer-entering")).toHaveLength(1);
+    expect(messagesOf(f, "launch.action-closed")).toHaveLength(1);
   });
 });
 
@@ -247,6 +247,44 @@ describe("malformed input", () => {
     expect(f.aws.ec2.calls.total()).toBe(0);
     expect(f.aws.autoscaling.calls.total()).toBe(0);
     expect(f.aws.lifecycleQueue.depth).toBe(0);
+  });
+
+  it("names the missing field of a lifecycle action", async () => {
+    const f = start();
+    const noInstance = fixture("launch");
+    delete (noInstance.detail as Record<string, unknown>).EC2InstanceId;
+    f.aws.lifecycleQueue.send(JSON.stringify(noInstance));
+    await f.advance(30_000);
+    expect(messagesOf(f, "event.rejected").map((l) => l.error)).toEqual([
+      expect.stringMatching(/detail\.EC2InstanceId: /),
+    ]);
+  });
+
+  it("ignores a command-level SSM status event at info level: a known shape, not malformed", async () => {
+    const f = start();
+    f.aws.lifecycleQueue.send(
+      JSON.stringify({
+        version: "0",
+        id: "51c0891d-8a5b-4a4f-9f7e-8a0a0b9f6c21",
+        "detail-type": "EC2 Command Status-change Notification",
+        source: "aws.ssm",
+        account: "123456789012",
+        time: "2026-01-01T00:00:00Z",
+        region: "eu-west-1",
+        resources: ["arn:aws:ec2:eu-west-1:123456789012:instance/i-1234567890abcdef0"],
+        detail: {
+          "command-id": "e8d3c0e4-EXAMPLE",
+          "document-name": "test-provision",
+          "expire-after": "2026-01-01T02:00:00.000Z",
+          parameters: {},
+          "requested-date-time": "2026-01-01T00:00:00.000Z",
+          status: "Success",
+        },
+      }),
+    );
+    await f.advance(30_000);
+    expect(messagesOf(f, "event.rejected")).toEqual([]);
+    expect(messagesOf(f, "event.ignored")).toEqual([expect.objectContaining({ level: "info" })]);
   });
 });
 

@@ -66,26 +66,34 @@ describe("control plane permissions", () => {
     );
   });
 
-  it("answer lifecycle actions of the fleet's group only, and tag only its instances with the ready tag", () => {
+  it("answer lifecycle actions of the fleet's group only, and tag only its instances, with its own tags", () => {
     const lifecycle = statements.find((s) => s.actions.includes("autoscaling:CompleteLifecycleAction"));
     expect(lifecycle?.resources).toEqual([
       "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/ftpfleet-test",
     ]);
-    const tags = statements.find((s) => s.actions.includes("ec2:CreateTags"));
-    expect(tags?.conditions).toEqual([
-      {
-        test: "StringEquals",
-        variable: "aws:ResourceTag/aws:autoscaling:groupName",
-        values: ["ftpfleet-test"],
-      },
-      { test: "ForAllValues:StringEquals", variable: "aws:TagKeys", values: ["ftpfleet:ready"] },
-    ]);
+    for (const action of ["ec2:CreateTags", "ec2:DeleteTags"]) {
+      const tags = statements.filter((s) => s.actions.includes(action));
+      expect(tags).toHaveLength(1);
+      expect(tags[0]?.conditions).toEqual([
+        {
+          test: "StringEquals",
+          variable: "aws:ResourceTag/aws:autoscaling:groupName",
+          values: ["ftpfleet-test"],
+        },
+        {
+          test: "ForAllValues:StringEquals",
+          variable: "aws:TagKeys",
+          values: ["ftpfleet:launch", "ftpfleet:ready"],
+        },
+      ]);
+    }
   });
 
-  it("give the reconcile no lifecycle, tagging or queue rights", () => {
+  it("give the reconcile no lifecycle, tagging or queue rights, only the clean-up of finished launches", () => {
     const actions = reconcilePermissions(config, scope).flatMap((s) => s.actions);
     expect(actions.sort()).toEqual([
       "autoscaling:DescribeAutoScalingGroups",
+      "ec2:DeleteTags",
       "ec2:DescribeInstances",
       "route53:ChangeResourceRecordSets",
       "route53:ListResourceRecordSets",

@@ -1,7 +1,7 @@
 import type { ServingInstance } from "./dns/records";
 import type { GroupInstance, InstanceView } from "./ports";
 
-/** States in which an instance is entering service; it serves once marked ready. */
+/** States in which an instance is entering service; it serves once ready for its current launch. */
 export const ENTERING_STATES: ReadonlySet<string> = new Set(["Pending:Wait", "Pending:Proceed"]);
 
 /** Why a member of the group is not in DNS right now. */
@@ -18,6 +18,10 @@ export type Exclusion =
 export interface Membership {
   serving: ServingInstance[];
   excluded: { instanceId: string; reason: Exclusion }[];
+  /** Instances still carrying a launch's tags while in service or out of it (warm pool, leaving):
+   * the tags must go, or a later return to `Pending:Wait` would look ready for a launch it never
+   * passed. */
+  finishedLaunches: string[];
 }
 
 /** Pure: which of the group's instances should be in DNS right now, and why the others are not. */
@@ -27,7 +31,15 @@ export function selectServing(
   address: "public" | "private",
 ): Membership {
   const byId = new Map(instances.map((i) => [i.instanceId, i]));
-  const membership: Membership = { serving: [], excluded: [] };
+  const membership: Membership = { serving: [], excluded: [], finishedLaunches: [] };
+  const entering = new Set(
+    group.filter((m) => ENTERING_STATES.has(m.lifecycleState)).map((m) => m.instanceId),
+  );
+  for (const view of instances) {
+    if ((view.launch || view.readyFor) && !entering.has(view.instanceId)) {
+      membership.finishedLaunches.push(view.instanceId);
+    }
+  }
   for (const member of group) {
     const verdict = judge(member, byId.get(member.instanceId), address);
     if (verdict.serves) membership.serving.push({ instanceId: member.instanceId, address: verdict.address });
@@ -49,7 +61,9 @@ function judge(
   if (member.healthStatus !== "Healthy")
     return exclude({ kind: "unhealthy", healthStatus: member.healthStatus });
   if (view?.state !== "running") return exclude({ kind: "not-running", ec2State: view?.state ?? "unknown" });
-  if (entering && !view.ready) return exclude({ kind: "not-ready" });
+  if (entering && !(view.readyFor !== undefined && view.readyFor === view.launch)) {
+    return exclude({ kind: "not-ready" });
+  }
   const ip = address === "public" ? view.publicIp : view.privateIp;
   if (!ip) return exclude({ kind: "no-address", address });
   return { serves: true, address: ip };

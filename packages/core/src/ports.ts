@@ -78,18 +78,29 @@ export interface InstanceView {
   state: string;
   publicIp?: string;
   privateIp?: string;
-  ready: boolean;
+  /** The launch the instance is being prepared for (a `LaunchRef`), if one is under way. */
+  launch?: string;
+  /** The launch the instance was found ready for. It serves while entering service only when this
+   * is its current `launch`: readiness belongs to one launch, never to the instance. */
+  readyFor?: string;
 }
 
 export interface InstancePort {
-  /** Every pending or running instance that the group launched. */
+  /** Every pending or running instance that the group launched (warm pool included). */
   groupInstances(): Promise<InstanceView[]>;
-  markReady(instanceIds: readonly string[]): Promise<void>;
+  /** Records the launch each instance is now prepared for; readiness of any earlier launch is gone. */
+  beginLaunch(launches: ReadonlyMap<string, string>): Promise<void>;
+  /** Each instance is ready for the given launch (its current one). */
+  markReady(launches: ReadonlyMap<string, string>): Promise<void>;
+  /** Removes launch and readiness: the instance is in service or left it, and needs neither. */
+  forgetLaunch(instanceIds: readonly string[]): Promise<void>;
 }
 
 // --- SSM Run Command -----------------------------------------------------------------------------
 
 export interface InvocationView {
+  /** The document the command ran, as SSM records it. */
+  document: string;
   status: string;
   /** The first lines of stderr (SSM keeps 8,000 characters inline), for the log. */
   stderrHead: string;

@@ -1,5 +1,6 @@
 import {
   type CreateTagsCommandInput,
+  type DeleteTagsCommandInput,
   type DescribeInstancesCommandInput,
   EC2Client,
   EC2ServiceException,
@@ -81,6 +82,7 @@ export class SimulatedEc2 {
         DescribeInstances: (input: DescribeInstancesCommandInput) =>
           this.#call("DescribeInstances", () => this.#describe(input)),
         CreateTags: (input: CreateTagsCommandInput) => this.#call("CreateTags", () => this.#tag(input)),
+        DeleteTags: (input: DeleteTagsCommandInput) => this.#call("DeleteTags", () => this.#untag(input)),
       },
       this,
     );
@@ -127,6 +129,20 @@ export class SimulatedEc2 {
     if (missing.length > 0) throw notFound(missing);
     for (const id of ids) {
       for (const tag of input.Tags ?? []) this.instances.get(id)?.tags.set(tag.Key ?? "", tag.Value ?? "");
+    }
+    return {};
+  }
+
+  /** A tag named without a value is deleted whatever its value; with a value, only if it matches. */
+  #untag(input: DeleteTagsCommandInput) {
+    const ids = input.Resources ?? [];
+    const missing = ids.filter((id) => !this.instances.has(id));
+    if (missing.length > 0) throw notFound(missing);
+    for (const id of ids) {
+      const tags = this.instances.get(id)?.tags;
+      for (const tag of input.Tags ?? []) {
+        if (tag.Value === undefined || tags?.get(tag.Key ?? "") === tag.Value) tags?.delete(tag.Key ?? "");
+      }
     }
     return {};
   }

@@ -1,5 +1,6 @@
 import {
   CreateTagsCommand,
+  DeleteTagsCommand,
   type EC2Client,
   type Instance,
   paginateDescribeInstances,
@@ -9,9 +10,13 @@ import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
 import { collect } from "./pages";
 
-/** Tag meaning "this instance passed provisioning and may serve": the durable fact that lets a
- * reconcile decide readiness without remembering any event. */
+/** The launch an instance is being prepared for, and the launch it passed provisioning for: the
+ * durable facts that let any sync decide readiness without remembering an event. */
+export const LAUNCH_TAG = "ftpfleet:launch";
 export const READY_TAG = "ftpfleet:ready";
+
+/** CreateTags and DeleteTags take up to 1,000 resources per call. */
+const MAX_TAG_RESOURCES = 1000;
 
 export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): InstancePort {
   const call = <T>(operation: () => Promise<T>) =>
@@ -32,16 +37,38 @@ export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): 
       const instances = await call(() => collect(pages, (page) => page.Reservations ?? []));
       return instances.flatMap((reservation) => (reservation.Instances ?? []).map(toView));
     },
-    async markReady(instanceIds) {
-      // CreateTags takes up to 1,000 resources per call.
-      for (let i = 0; i < instanceIds.length; i += 1000) {
-        const Resources = instanceIds.slice(i, i + 1000);
-        await call(() =>
-          client.send(new CreateTagsCommand({ Resources, Tags: [{ Key: READY_TAG, Value: "true" }] })),
-        );
-      }
+    async beginLaunch(launches) {
+      // Readiness first: between the two calls the instance is merely not ready.
+      await untag([...launches.keys()], [READY_TAG]);
+      await tagEach(launches, LAUNCH_TAG);
     },
+    markReady: (launches) => tagEach(launches, READY_TAG),
+    forgetLaunch: (instanceIds) => untag(instanceIds, [LAUNCH_TAG, READY_TAG]),
   };
+
+  /** One CreateTags call per distinct value: a batch's instances mostly share one launch command. */
+  async function tagEach(values: ReadonlyMap<string, string>, Key: string): Promise<void> {
+    const byValue = new Map<string, string[]>();
+    for (const [instanceId, value] of values) byValue.set(value, [...(byValue.get(value) ?? []), instanceId]);
+    for (const [Value, ids] of byValue) {
+      for (const Resources of chunks(ids, MAX_TAG_RESOURCES)) {
+        await call(() => client.send(new CreateTagsCommand({ Resources, Tags: [{ Key, Value }] })));
+      }
+    }
+  }
+
+  async function untag(instanceIds: readonly string[], keys: readonly string[]): Promise<void> {
+    for (const Resources of chunks(instanceIds, MAX_TAG_RESOURCES)) {
+      // A tag without Value deletes the tag whatever its value.
+      await call(() => client.send(new DeleteTagsCommand({ Resources, Tags: keys.map((Key) => ({ Key })) })));
+    }
+  }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 function toView(i: Instance): InstanceView {
@@ -50,6 +77,12 @@ function toView(i: Instance): InstanceView {
     state: i.State?.Name ?? "",
     ...(i.PublicIpAddress ? { publicIp: i.PublicIpAddress } : {}),
     ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
-    ready: (i.Tags ?? []).some((t) => t.Key === READY_TAG && t.Value === "true"),
+    ...tagValue(i, LAUNCH_TAG, "launch"),
+    ...tagValue(i, READY_TAG, "readyFor"),
   };
+}
+
+function tagValue<K extends string>(i: Instance, key: string, field: K): Partial<Record<K, string>> {
+  const value = i.Tags?.find((t) => t.Key === key)?.Value;
+  return value ? ({ [field]: value } as Record<K, string>) : {};
 }

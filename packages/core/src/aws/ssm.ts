@@ -96,6 +96,7 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
       );
       const stderrHead = (out.StandardErrorContent ?? "").split("\n").slice(0, 10).join("\n").trim();
       return {
+        document: out.DocumentName ?? "",
         status: out.Status ?? "",
         stderrHead,
         ...(out.StandardErrorUrl || out.StandardOutputUrl

@@ -43,7 +43,7 @@ const envelope = z.object({
   time: z.string().datetime(),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/),
   resources: z.array(z.string()),
-  detail: z.union([actionDetail, testNotificationDetail]),
+  detail: z.record(z.string(), z.unknown()),
 });
 
 export type Location = z.infer<typeof location>;
@@ -71,7 +71,14 @@ export type LifecycleEventOutcome =
  * returns "ignored" for events that are well-formed but not ours to act on. */
 export function parseLifecycleEvent(input: unknown, asgName: string): LifecycleEventOutcome {
   const event = parseOrThrow(envelope, input, "malformed Auto Scaling lifecycle event");
-  const { detail } = event;
+  // A test notification says "Event"; anything else must be a whole lifecycle action, and a missing
+  // or wrong field is named, not reported as "detail: Invalid input".
+  const detail = parseOrThrow(
+    "Event" in event.detail ? testNotificationDetail : actionDetail,
+    event.detail,
+    "malformed Auto Scaling lifecycle event",
+    (path) => ["detail", ...path.map(String)].join("."),
+  );
   if (detail.AutoScalingGroupName !== asgName) {
     return {
       kind: "ignored",

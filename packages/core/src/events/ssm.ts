@@ -42,8 +42,19 @@ export interface InvocationStatus {
   eventId: string;
 }
 
-export function isSsmInvocationEvent(input: unknown): boolean {
+/** The command-level twin of an invocation event: one per command, naming no instance. */
+export const SSM_COMMAND_DETAIL_TYPE = "EC2 Command Status-change Notification";
+
+export function isSsmEvent(input: unknown): boolean {
   return typeof input === "object" && input !== null && (input as { source?: unknown }).source === "aws.ssm";
+}
+
+/** Command-level status events are a known shape the fleet does not act on: it follows each
+ * instance's invocation instead. */
+export function isSsmCommandEvent(input: unknown): boolean {
+  return (
+    isSsmEvent(input) && (input as { "detail-type"?: unknown })["detail-type"] === SSM_COMMAND_DETAIL_TYPE
+  );
 }
 
 export function parseSsmInvocationEvent(input: unknown): InvocationStatus {

@@ -42,6 +42,10 @@ export async function syncFleetDns(ports: Ports, options: { dryRun: boolean }): 
     });
     const report: SyncReport = { membership, changes, dryRun: options.dryRun, applied: 0, alreadyGone: 0 };
     const plan = describeChanges(changes, owner);
+    if (!options.dryRun && membership.finishedLaunches.length > 0) {
+      await ports.instances.forgetLaunch(membership.finishedLaunches);
+      log.debug("launch.tags-removed", { instanceIds: membership.finishedLaunches });
+    }
     if (changes.notPlaced.length > 0) log.warn("dns.not-placed", { records: changes.notPlaced.length, plan });
     if (options.dryRun || !hasChanges(changes)) {
       log.info(options.dryRun ? "dns.plan" : "dns.in-sync", { serving: membership.serving.length, plan });

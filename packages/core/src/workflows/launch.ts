@@ -1,24 +1,79 @@
+import { createHash } from "node:crypto";
 import type { LifecycleAction } from "../events/lifecycle";
-import { describeExclusion, ENTERING_STATES } from "../membership";
+import { redactToken } from "../log";
+import { describeExclusion } from "../membership";
 import type { ActionRef, Logger } from "../ports";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { actionLog, answerAction, failed, type Outcome } from "./outcome";
+import { actionLog, answerAction, done, failed, type Outcome } from "./outcome";
 
-/** Marks instances that are still entering service as ready to serve (the fact a DNS sync reads).
- * Instances that already left the group, e.g. terminated before this arrived, are not touched. */
-export async function markReadyIfEntering(
-  instanceIds: readonly string[],
+/** Names one launch in the instance's tags: the lifecycle action (a digest of its token, which
+ * itself authorises answering the action) and, once sent, the provision command run for it. */
+export function launchRef(token: string, commandId?: string): string {
+  const action = createHash("sha256").update(token).digest("hex").slice(0, 16);
+  return commandId ? `${action}/${commandId}` : action;
+}
+
+/** Whether `ref` is the launch of this action, with a provision command already sent for it. */
+export function provisionSentFor(ref: string | undefined, token: string): boolean {
+  return ref?.startsWith(`${launchRef(token)}/`) ?? false;
+}
+
+/** Whether `ref` names the launch that this provision command was sent for. */
+export function launchOfCommand(ref: string | undefined, commandId: string): boolean {
+  return ref?.endsWith(`/${commandId}`) ?? false;
+}
+
+/** Launch actions still waiting for an answer; the rest (answered, expired, or overtaken by a
+ * later launch or a termination — a late or replayed event) are done and left alone. Auto Scaling
+ * is the only source of that truth: a heartbeat for a closed action says so. */
+export async function activeLaunches(
+  actions: readonly LifecycleAction[],
   cp: ControlPlane,
-): Promise<Set<string>> {
-  if (instanceIds.length === 0) return new Set();
-  const group = await cp.group.instances();
-  const entering = new Set(
-    group.filter((i) => ENTERING_STATES.has(i.lifecycleState)).map((i) => i.instanceId),
-  );
-  const ready = [...new Set(instanceIds)].filter((id) => entering.has(id));
-  if (ready.length > 0) await cp.instances.markReady(ready);
-  return new Set(ready);
+): Promise<{ active: LifecycleAction[]; outcomes: Map<LifecycleAction, Outcome> }> {
+  const outcomes = new Map<LifecycleAction, Outcome>();
+  const active: LifecycleAction[] = [];
+  await mapConcurrently(actions, HEARTBEAT_CONCURRENCY, async (action) => {
+    try {
+      if ((await cp.group.heartbeat(action)) === "active") active.push(action);
+      else {
+        actionLog(cp, action, "launch").info("launch.action-closed", { token: redactToken(action.token) });
+        outcomes.set(action, done);
+      }
+    } catch (error) {
+      outcomes.set(action, failed(error));
+    }
+  });
+  return { active, outcomes };
+}
+
+/** Auto Scaling calls in flight at once for one batch. */
+const HEARTBEAT_CONCURRENCY = 10;
+
+async function mapConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** Fleets without provisioning: an instance is ready for its launch as it boots. */
+export async function markReadyAtLaunch(
+  actions: readonly LifecycleAction[],
+  cp: ControlPlane,
+): Promise<void> {
+  const launches = new Map(actions.map((a) => [a.instanceId, launchRef(a.token)]));
+  if (launches.size === 0) return;
+  await cp.instances.beginLaunch(launches);
+  await cp.instances.markReady(launches);
 }
 
 /** After the DNS sync: answer a launch whose instance should now serve. In DNS: CONTINUE. Never

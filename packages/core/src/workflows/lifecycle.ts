@@ -4,15 +4,22 @@ import { isDeferred, parseDeferred } from "../events/deferred";
 import { entersService, type LifecycleAction, parseLifecycleEvent } from "../events/lifecycle";
 import {
   type InvocationStatus,
-  isSsmInvocationEvent,
+  isSsmCommandEvent,
+  isSsmEvent,
   isTerminal,
   parseSsmInvocationEvent,
 } from "../events/ssm";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { finishReadyLaunches, markReadyIfEntering } from "./launch";
-import { actionLog, answerAction, type Outcome } from "./outcome";
-import { finishProvisioning, provisions, startProvisioning } from "./provision";
+import { activeLaunches, finishReadyLaunches, markReadyAtLaunch } from "./launch";
+import { actionLog, answerAction, done, failed, type Outcome } from "./outcome";
+import {
+  checkProvisionStatuses,
+  finishProvisioning,
+  type ProvisionResult,
+  provisions,
+  startProvisioning,
+} from "./provision";
 import {
   continueTermination,
   finishDrainCommands,
@@ -55,10 +62,17 @@ export async function processLifecycleMessages(
 ): Promise<BatchResult> {
   const work = sortMessages(messages, cp);
   const failedIds: string[] = [];
-  /** Runs one step of the batch over its items' values; items whose outcome failed are retried. */
+  /** Runs one step of the batch over its items' values; items whose outcome failed are retried,
+   * and so are all of them if the step itself throws. */
   const settle = async <T>(items: Item<T>[], step: (values: T[]) => Promise<Outcome[]>) => {
     if (items.length === 0) return;
-    const outcomes = await step(items.map((i) => i.value));
+    let outcomes: Outcome[];
+    try {
+      outcomes = await step(items.map((i) => i.value));
+    } catch (error) {
+      cp.log.error("batch.step-failed", { error, retry: items.length });
+      outcomes = items.map(() => failed(error));
+    }
     outcomes.forEach((outcome, n) => {
       if (!outcome.ok) failedIds.push(...(items[n]?.messageIds ?? []));
     });
@@ -66,8 +80,6 @@ export async function processLifecycleMessages(
   const provisioning = provisions(cp.config);
   const entering = work.launches.filter((i) => entersService(i.value));
   const warmPool = work.launches.filter((i) => !entersService(i.value));
-  const readyAtLaunch = provisioning ? [] : entering;
-  const succeeded = work.provisioned.filter((i) => i.value.status === "Success");
 
   // Warm-pool launches never serve from there: nothing to publish.
   await settle(warmPool, (actions) =>
@@ -75,6 +87,7 @@ export async function processLifecycleMessages(
       actions.map((a) => answerAction(a, "CONTINUE", cp, actionLog(cp, a, "launch"), { warmPool: true })),
     ),
   );
+  const readyAtLaunch: Item<LifecycleAction>[] = [];
   if (provisioning) {
     const deadline = cp.clock.now() + cp.config.agentTimeoutSeconds * 1000;
     await settle(entering, (actions) =>
@@ -83,16 +96,39 @@ export async function processLifecycleMessages(
         cp,
       ),
     );
+  } else {
+    // Instances that serve as they boot: only launches still waiting for an answer.
+    await settle(entering, async (actions) => {
+      const { active, outcomes } = await activeLaunches(actions, cp);
+      readyAtLaunch.push(...entering.filter((item) => active.includes(item.value)));
+      return actions.map((action) => outcomes.get(action) ?? done);
+    });
   }
+  // Provision results that belong to their instance's current launch, as SSM confirms them.
+  const provisioned: Item<ProvisionResult>[] = [];
+  await settle(work.provisioned, async (statuses) => {
+    const { results, outcomes } = await checkProvisionStatuses(statuses, cp);
+    for (const result of results) {
+      const item = work.provisioned.find((i) => i.value === result.status);
+      provisioned.push({ value: result, messageIds: item?.messageIds ?? [] });
+    }
+    return statuses.map((status) => outcomes.get(status) ?? done);
+  });
+  const succeeded = provisioned.filter((i) => i.value.invocation.status === "Success");
 
-  const syncFor = [...readyAtLaunch, ...work.terminations, ...work.provisioned];
+  const syncFor = [...readyAtLaunch, ...work.terminations, ...provisioned];
   if (syncFor.length > 0) {
     let report: SyncReport | undefined;
     try {
-      await markReadyIfEntering(
-        [...readyAtLaunch, ...succeeded].map((i) => i.value.instanceId),
+      await markReadyAtLaunch(
+        readyAtLaunch.map((i) => i.value),
         cp,
       );
+      if (succeeded.length > 0) {
+        await cp.instances.markReady(
+          new Map(succeeded.map((i) => [i.value.status.instanceId, i.value.launch])),
+        );
+      }
       report = await cp.dns.sync();
     } catch (error) {
       cp.log.error("dns.sync-failed", { error, retry: syncFor.length });
@@ -101,7 +137,7 @@ export async function processLifecycleMessages(
     if (report) {
       const synced = report;
       await settle(readyAtLaunch, (actions) => finishReadyLaunches(actions, synced, cp));
-      await settle(work.provisioned, (statuses) => finishProvisioning(statuses, synced, cp));
+      await settle(provisioned, (results) => finishProvisioning(results, synced, cp));
       await settle(work.terminations, (actions) => finishTerminations(actions, synced, cp));
     }
   }
@@ -153,7 +189,12 @@ function sortMessages(messages: readonly QueueMessage[], cp: ControlPlane): Work
         } else {
           work.terminationSteps.push({ value: deferred, messageIds: [messageId] });
         }
-      } else if (isSsmInvocationEvent(input)) {
+      } else if (isSsmCommandEvent(input)) {
+        cp.log.info("event.ignored", {
+          messageId,
+          reason: "command-level SSM status (invocations are followed)",
+        });
+      } else if (isSsmEvent(input)) {
         const status = parseSsmInvocationEvent(input);
         const list =
           status.document === provisionDoc

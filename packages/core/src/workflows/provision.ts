@@ -1,11 +1,12 @@
 import { documentName, type FleetConfig } from "../config";
 import type { Deferred } from "../events/deferred";
 import type { LifecycleAction } from "../events/lifecycle";
-import type { InvocationStatus } from "../events/ssm";
+import { type InvocationStatus, isTerminal } from "../events/ssm";
 import { redactToken } from "../log";
+import type { InvocationView } from "../ports";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { answerEntering } from "./launch";
+import { activeLaunches, answerEntering, launchOfCommand, launchRef, provisionSentFor } from "./launch";
 import { actionLog, answerAction, commandAction, done, failed, type Outcome, waitLonger } from "./outcome";
 
 /** How often to look again for an SSM agent that is not online yet. */
@@ -31,8 +32,11 @@ export function provisionParameters(config: FleetConfig): Record<string, string>
   };
 }
 
-/** Starts provision on every instance whose SSM agent is online; the others are looked at again
- * later (heartbeating their action) until `deadline`, then abandoned. Nothing waits here. */
+/** Starts provision for launch actions that are still waiting, on instances whose SSM agent is
+ * online; the others are looked at again later (heartbeating their action) until `deadline`, then
+ * abandoned. An instance is provisioned once per launch: a late or repeated launch event for an
+ * instance in service, leaving, or already being provisioned for this launch changes nothing.
+ * Nothing waits here. */
 export async function startProvisioning(
   items: readonly { action: LifecycleAction; deadline: number }[],
   cp: ControlPlane,
@@ -40,8 +44,22 @@ export async function startProvisioning(
   if (items.length === 0) return [];
   const { config, clock } = cp;
   try {
-    const online = await cp.commands.onlineAgents(items.map((i) => i.action.instanceId));
-    const ready = items.filter((i) => online.has(i.action.instanceId)).map((i) => i.action.instanceId);
+    const { active, outcomes } = await activeLaunches(
+      items.map((i) => i.action),
+      cp,
+    );
+    const views = new Map((await cp.instances.groupInstances()).map((v) => [v.instanceId, v]));
+    const pending = items.filter(({ action }) => {
+      if (!active.includes(action)) return false;
+      if (!provisionSentFor(views.get(action.instanceId)?.launch, action.token)) return true;
+      actionLog(cp, action, "launch").info("provision.already-started", {
+        launch: views.get(action.instanceId)?.launch,
+      });
+      outcomes.set(action, done);
+      return false;
+    });
+    const online = await cp.commands.onlineAgents(pending.map((i) => i.action.instanceId));
+    const ready = pending.filter((i) => online.has(i.action.instanceId)).map((i) => i.action.instanceId);
     const { sent, refused } =
       ready.length > 0
         ? await cp.commands.send(documentName(config, "provision"), ready, provisionParameters(config), {
@@ -49,16 +67,24 @@ export async function startProvisioning(
             comment: "ftpfleet provision",
           })
         : { sent: new Map<string, string>(), refused: [] };
-    const outcomes: Outcome[] = [];
-    for (const { action, deadline } of items) {
+    // The launch now belongs to this command: only its status can make the instance ready.
+    const launches = new Map(
+      pending.flatMap(({ action }) => {
+        const commandId = sent.get(action.instanceId);
+        return commandId ? [[action.instanceId, launchRef(action.token, commandId)] as const] : [];
+      }),
+    );
+    if (launches.size > 0) await cp.instances.beginLaunch(launches);
+    for (const { action, deadline } of pending) {
       const log = actionLog(cp, action, "launch");
       const commandId = sent.get(action.instanceId);
       if (commandId) {
         log.info("provision.started", { commandId, token: redactToken(action.token) });
-        outcomes.push(done);
+        outcomes.set(action, done);
       } else if (clock.now() >= deadline) {
         log.error("provision.agent-offline", { waitedSeconds: config.agentTimeoutSeconds });
-        outcomes.push(
+        outcomes.set(
+          action,
           await answerAction(action, "ABANDON", cp, log, { reason: "SSM agent never came online" }),
         );
       } else {
@@ -69,43 +95,92 @@ export async function startProvisioning(
           notBefore: clock.now() + AGENT_POLL_MS,
           deadline,
         };
-        outcomes.push(await waitLonger(again, cp, log));
+        outcomes.set(action, await waitLonger(again, cp, log));
       }
     }
-    return outcomes;
+    return items.map(({ action }) => outcomes.get(action) ?? done);
   } catch (error) {
     cp.log.error("provision.start-failed", { error, instances: items.length });
     return items.map(() => failed(error));
   }
 }
 
-/** The provision run ended. Success: the instance was marked ready before the DNS sync; let it in
- * service once its record exists. Anything else: it never serves — abandon it, saying why. */
-export async function finishProvisioning(
+/** A provision status event, checked against what it claims. */
+export interface ProvisionResult {
+  status: InvocationStatus;
+  /** The launch the command was sent for, which is the instance's current launch. */
+  launch: string;
+  /** As SSM reports it now (GetCommandInvocation), not as the event said. */
+  invocation: InvocationView;
+}
+
+/** Keeps the provision status events that belong to the instance's current launch, with the
+ * command's result read back from SSM: a replayed event (at-least-once delivery allows one hours
+ * later), an event of an earlier launch of the same instance, or a forged message changes nothing. */
+export async function checkProvisionStatuses(
   statuses: readonly InvocationStatus[],
+  cp: ControlPlane,
+): Promise<{ results: ProvisionResult[]; outcomes: Map<InvocationStatus, Outcome> }> {
+  const outcomes = new Map<InvocationStatus, Outcome>();
+  const results: ProvisionResult[] = [];
+  if (statuses.length === 0) return { results, outcomes };
+  const views = new Map((await cp.instances.groupInstances()).map((v) => [v.instanceId, v]));
+  const provisionDoc = documentName(cp.config, "provision");
+  for (const status of statuses) {
+    const log = cp.log.child({ instanceId: status.instanceId, commandId: status.commandId });
+    const launch = views.get(status.instanceId)?.launch;
+    if (!launch || !launchOfCommand(launch, status.commandId)) {
+      log.warn("provision.status-ignored", {
+        reason: "not the command of the instance's current launch",
+        launch,
+      });
+      outcomes.set(status, done);
+      continue;
+    }
+    try {
+      const invocation = await cp.commands.invocation(status.commandId, status.instanceId);
+      if (invocation.document !== provisionDoc || !isTerminal(invocation.status)) {
+        log.warn("provision.status-ignored", {
+          reason: "SSM does not confirm the event",
+          document: invocation.document,
+          status: invocation.status,
+        });
+        outcomes.set(status, done);
+        continue;
+      }
+      results.push({ status, launch, invocation });
+    } catch (error) {
+      outcomes.set(status, failed(error));
+    }
+  }
+  return { results, outcomes };
+}
+
+/** The provision run ended. Success: the instance was marked ready for its launch before the DNS
+ * sync; let it in service once its record exists. Anything else: it never serves — abandon it,
+ * saying why. */
+export async function finishProvisioning(
+  results: readonly ProvisionResult[],
   report: SyncReport,
   cp: ControlPlane,
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
-  for (const status of statuses) {
+  for (const { status, invocation } of results) {
     const action = commandAction(cp, status, "launch");
     const log = actionLog(cp, action, "launch").child({ commandId: status.commandId });
-    if (status.status === "Success") {
+    if (invocation.status === "Success") {
       log.info("provision.succeeded");
       outcomes.push(await answerEntering(action, report, cp, log));
       continue;
     }
-    try {
-      const result = await cp.commands.invocation(status.commandId, status.instanceId);
-      log.error("provision.failed", {
-        status: status.status,
-        stderr: result.stderrHead,
-        output: result.outputUrl,
-      });
-      outcomes.push(await answerAction(action, "ABANDON", cp, log, { reason: `provision ${status.status}` }));
-    } catch (error) {
-      outcomes.push(failed(error));
-    }
+    log.error("provision.failed", {
+      status: invocation.status,
+      stderr: invocation.stderrHead,
+      output: invocation.outputUrl,
+    });
+    outcomes.push(
+      await answerAction(action, "ABANDON", cp, log, { reason: `provision ${invocation.status}` }),
+    );
   }
   return outcomes;
 }
