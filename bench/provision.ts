@@ -27,10 +27,10 @@ export interface ProvisionBenchFigures {
   ftpDownloadMBps: number;
   s3PutMBps: number;
   s3GetMBps: number;
-  /** FTP throughput through s3fs divided by direct S3 on the same server, same run. */
+  /** FTPS throughput through s3fs divided by direct S3 on the same server, same run. */
   uploadRatio: number;
   downloadRatio: number;
-  /** One FTP login (connect → 230) with each password hash kind. */
+  /** One FTPS login (connect, AUTH TLS → 230) with each password hash kind. */
   loginSha512CryptMs: number;
   loginArgon2idMs: number;
 }
@@ -81,7 +81,9 @@ export async function provisionBench(options: { transferMB?: number } = {}): Pro
     const bytes = new Uint8Array(transferMB * 1024 * 1024).map((_, i) => (i * 31) & 0xff);
     const local = join(scratch, "payload.bin");
     await writeFile(local, bytes);
-    const login = `set ftp:ssl-allow no; set cmd:fail-exit yes; open -u bench,bench-pass ftp://${cold.address}`;
+    // FTPS, as the fleet requires by default (the sandbox's certificate is self-signed).
+    const tls = "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ssl:verify-certificate no";
+    const login = `${tls}; set cmd:fail-exit yes; open -u bench,bench-pass ftp://${cold.address}`;
     const upload = await timed(() => runChecked("lftp", ["-c", `${login}; put ${local} -o bench/ftp.bin`]));
     const download = await timed(() =>
       runChecked("lftp", ["-c", `${login}; get bench/ftp.bin -o ${join(scratch, "back.bin")}`]),

@@ -45,7 +45,7 @@ async function up(instances: number, dnsPort: number, logLevel: LogLevel): Promi
   console.log(`
 The fleet's name is ${LOCAL_RECORD} (TTL 5 s). Watch it:
   dig @127.0.0.1 -p ${dnsPort} ${LOCAL_RECORD} +short
-Connect to any instance once it is in DNS (FTPS offered, self-signed certificate):
+Connect to any instance once it is in DNS (FTPS required, self-signed certificate):
   lftp -u ${DEMO_USER.name},${DEMO_USER.password} -e 'set ssl:verify-certificate no; ls; ls public' <address>
 Commands: scale N · kill INSTANCE-ID|N · status · quit (or Ctrl-C)
 `);

@@ -131,7 +131,10 @@ function commandPermissions(
         },
       ],
     },
-    { actions: ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation"], resources: ["*"] },
+    {
+      actions: ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations"],
+      resources: ["*"],
+    },
   ];
 }
 

@@ -1,4 +1,4 @@
-import { InvalidInputError, loadFleetConfig } from "@ftpfleet/core";
+import { InvalidInputError, loadFleetConfig, loadFunctionConfig } from "@ftpfleet/core";
 import { describe, expect, it } from "vitest";
 import { testEnv } from "./support";
 
@@ -20,6 +20,47 @@ describe("loadFleetConfig", () => {
     });
   });
 
+  it("requires FTPS and limits clients unless told otherwise", () => {
+    expect(loadFleetConfig(testEnv)).toMatchObject({
+      tlsMode: "required",
+      maxClients: 50,
+      maxClientsPerIp: 10,
+    });
+    expect(
+      loadFleetConfig({
+        ...testEnv,
+        FTPFLEET_TLS_MODE: "optional",
+        FTPFLEET_MAX_CLIENTS: "200",
+        FTPFLEET_MAX_CLIENTS_PER_IP: "4",
+        FTPFLEET_ARTIFACT_KEY_PARAMETER: "/ftpfleet/artifact-key",
+      }),
+    ).toMatchObject({
+      tlsMode: "optional",
+      maxClients: 200,
+      maxClientsPerIp: 4,
+      artifactKeyParameter: "/ftpfleet/artifact-key",
+    });
+  });
+
+  const queue = {
+    FTPFLEET_LIFECYCLE_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/ftpfleet-lifecycle",
+  };
+
+  it("reads a function's log level in any case, and its queue", () => {
+    expect(loadFunctionConfig({ ...testEnv, ...queue, LOG_LEVEL: "INFO" })).toMatchObject({
+      logLevel: "info",
+      lifecycleQueueUrl: queue.FTPFLEET_LIFECYCLE_QUEUE_URL,
+    });
+    expect(loadFunctionConfig({ ...testEnv, ...queue }).logLevel).toBe("info");
+  });
+
+  it.each([
+    ["FTPFLEET_LIFECYCLE_QUEUE_URL", "http://sqs.eu-west-1.amazonaws.com/123456789012/q"],
+    ["FTPFLEET_LIFECYCLE_QUEUE_URL", "https://evil.example.com/123456789012/q"],
+  ])("refuses a function's %s=%s, naming it", (name, value) => {
+    expect(() => loadFunctionConfig({ ...testEnv, [name]: value })).toThrow(new RegExp(`${name}: `));
+  });
+
   it.each([
     ["FTPFLEET_ASG_NAME", "fleet; rm -rf /"],
     ["FTPFLEET_HOSTED_ZONE_ID", "not-a-zone"],
@@ -29,8 +70,21 @@ describe("loadFleetConfig", () => {
     ["FTPFLEET_ADDRESS", "ipv6"],
     ["FTPFLEET_HEALTH_CHECK_ID", "abc"],
     ["FTPFLEET_OWNER_ID", "Has Spaces"],
+    ["FTPFLEET_TLS_MODE", "on"],
+    ["FTPFLEET_MAX_CLIENTS", "0"],
+    ["FTPFLEET_MAX_CLIENTS", "10000"],
+    ["FTPFLEET_MAX_CLIENTS_PER_IP", "two"],
+    ["FTPFLEET_MAX_CLIENTS_PER_IP", "51"], // more than the 50 in total
+    ["FTPFLEET_ARTIFACT_KEY_PARAMETER", "ftpfleet/artifact-key"],
+    ["FTPFLEET_ARTIFACT_KEY_PARAMETER", "/key;rm -rf /"],
+    ["FTPFLEET_PASSIVE_PORTS", "30000:30000"],
+    ["FTPFLEET_PASSIVE_PORTS", "30010:30000"],
+    ["LOG_LEVEL", "verbose"],
   ])("rejects %s=%s, naming the variable", (name, value) => {
-    expect(() => loadFleetConfig({ ...testEnv, [name]: value })).toThrow(new RegExp(name));
+    const env = { ...testEnv, ...queue, [name]: value };
+    // LOG_LEVEL is the functions' own setting; the stack's fleet configuration does not read it.
+    if (name.startsWith("FTPFLEET_")) expect(() => loadFleetConfig(env)).toThrow(new RegExp(name));
+    expect(() => loadFunctionConfig(env)).toThrow(new RegExp(`${name}: `));
   });
 
   it("refuses a drain shorter than the TTL", () => {

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidInputError, provisionParameters } from "@ftpfleet/core";
 import {
@@ -89,7 +89,10 @@ describe("resolveParameters", () => {
     expect(resolved).toMatchObject({
       BucketName: "ftpfleet-files",
       PureFtpdSource: "distro",
-      TlsMode: "optional",
+      TlsMode: "required",
+      MaxClients: "50",
+      MaxClientsPerIp: "10",
+      ArtifactKeyParameter: "",
     });
     expect(parameterEnvironment(resolved)).toMatchObject({
       SSM_BucketName: "ftpfleet-files",
@@ -101,5 +104,40 @@ describe("resolveParameters", () => {
     expect(() => resolveParameters(provision, { Bogus: "1", BucketName: "Bad_Name" })).toThrow(
       /Bogus: not a parameter.*BucketName: "Bad_Name" does not match.*BucketRegion: required/,
     );
+  });
+});
+
+describe("defaults", () => {
+  const provision = readDocument("provision");
+  const defaultOf = (name: string) => provision.parameters[name]?.default;
+
+  it("the provision document's defaults are the configuration's: FTPS required, client limits, no artifact key", () => {
+    const config = testConfig();
+    expect(config.tlsMode).toBe("required");
+    expect(defaultOf("TlsMode")).toBe(config.tlsMode);
+    expect(defaultOf("MaxClients")).toBe(String(config.maxClients));
+    expect(defaultOf("MaxClientsPerIp")).toBe(String(config.maxClientsPerIp));
+    expect(defaultOf("ArtifactKeyParameter")).toBe("");
+    expect(config.artifactKeyParameter).toBeUndefined();
+  });
+
+  it("every default a script falls back on for an unset parameter is the documents' default", () => {
+    const documents = DOCUMENT_NAMES.map((name) => readDocument(name));
+    const scripts = join(DEFAULT_DOCUMENTS_DIR, "scripts");
+    const fallbacks = readdirSync(scripts)
+      .filter((name) => name.endsWith(".sh"))
+      .flatMap((name) =>
+        [...readFileSync(join(scripts, name), "utf8").matchAll(/\$\{SSM_([A-Za-z0-9]+)-([^}]*)\}/g)].map(
+          ([, parameter, value]) => ({ script: name, parameter, value }),
+        ),
+      );
+    expect(fallbacks.map((f) => f.parameter)).toEqual(
+      expect.arrayContaining(["TlsMode", "MaxClients", "MaxClientsPerIp"]),
+    );
+    for (const { script, parameter = "", value } of fallbacks) {
+      const specs = documents.flatMap((document) => document.parameters[parameter] ?? []);
+      expect(specs.length, `${script}: ${parameter} is a document parameter`).toBeGreaterThan(0);
+      for (const spec of specs) expect(value, `${script}: fallback of ${parameter}`).toBe(spec.default);
+    }
   });
 });

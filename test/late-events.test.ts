@@ -18,8 +18,8 @@ afterEach(async () => {
 });
 
 /** A fleet whose provision runs take 60 s (the simulated SSM's default executor). */
-function start(): Fleet {
-  fleet = simulatedFleet({ env: provisioned });
+function start(options: Parameters<typeof simulatedFleet>[0] = {}): Fleet {
+  fleet = simulatedFleet({ ...options, env: provisioned });
   return fleet;
 }
 
@@ -113,5 +113,36 @@ describe("launch events that arrive late or twice", () => {
     await f.run(until(f.aws.clock, () => states(f.aws)[id] === "InService"));
     expect(provisionRuns(f, id)).toBe(1);
     expect(lines(f, "provision.already-started")).toHaveLength(1);
+  });
+});
+
+describe("an instance that comes back from a warm pool", () => {
+  const warmPoolFleet = () => start({ group: { warmPool: { reuseOnScaleIn: true } } });
+
+  it("is not published before it is provisioned again, by any sync or by its old provision's status", async () => {
+    const f = warmPoolFleet();
+    f.aws.autoscaling.setDesired(1);
+    const id = onlyInstance(f);
+    await f.run(until(f.aws.clock, () => states(f.aws)[id] === "InService"));
+    const [firstSuccess] = published(
+      f,
+      (e) => e.source === "aws.ssm" && e.detail.status === "Success" && e.detail["instance-id"] === id,
+    );
+    f.aws.autoscaling.setDesired(0);
+    await f.run(until(f.aws.clock, () => f.aws.autoscaling.warmPool.has(id)));
+    expect(recordInstanceIds(f.aws)).toEqual([]);
+
+    f.aws.autoscaling.setDesired(1);
+    expect(states(f.aws)[id]).toBe("Pending:Wait");
+    // A scheduled reconcile, and the earlier launch's Success delivered again, before provision ends.
+    await f.run(f.cp.dns.sync());
+    redeliver(f, firstSuccess);
+    await f.advance(20_000);
+    expect(recordInstanceIds(f.aws)).toEqual([]);
+    expect(states(f.aws)[id]).toBe("Pending:Wait");
+
+    await f.run(until(f.aws.clock, () => states(f.aws)[id] === "InService"));
+    expect(recordInstanceIds(f.aws)).toEqual([id]);
+    expect(provisionRuns(f, id)).toBe(2);
   });
 });

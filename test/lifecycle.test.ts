@@ -1,4 +1,8 @@
-import { ChangeResourceRecordSetsCommand, PriorRequestNotComplete } from "@aws-sdk/client-route-53";
+import {
+  ChangeResourceRecordSetsCommand,
+  InvalidInput,
+  PriorRequestNotComplete,
+} from "@aws-sdk/client-route-53";
 import { until } from "@ftpfleet/core";
 import { ROUTE53_RATE } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
@@ -69,6 +73,104 @@ describe("launch", () => {
     expect(messagesOf(f, "lifecycle.completed").find((l) => l.result === "ABANDON")).toBeDefined();
   });
 
+  it("answers a launch INTO the warm pool CONTINUE: the instance ends warm in the pool, published nowhere", async () => {
+    const f = start({
+      consumer: { concurrency: 0 },
+      group: { warmPool: { reuseOnScaleIn: false, minSize: 1 } },
+    });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.setDesired(0);
+    const [event] = f.aws.published;
+    const id = String(event?.detail.EC2InstanceId);
+    expect(event?.detail.Destination).toBe("WarmPool");
+    const result = await f.run(
+      handler(sqsEvent([{ messageId: "w", body: JSON.stringify(event) }]), lambdaContext),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    await f.advance(5_000);
+    expect(f.aws.autoscaling.warmPool.get(id)?.lifecycleState).toBe("Warmed:Running");
+    expect(f.aws.ec2.instances.get(id)?.state).toBe("running");
+    expect(recordInstanceIds(f.aws)).toEqual([]);
+    expect(messagesOf(f, "lifecycle.completed")).toEqual([
+      expect.objectContaining({ instanceId: id, transition: "launch", result: "CONTINUE", warmPool: true }),
+    ]);
+  });
+
+  it("retries a warm-pool launch whose answer Auto Scaling could not take", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.faults.inject("CompleteLifecycleAction", () => new Error("ServiceUnavailable"), 1);
+    const event = fixture("launch-into-warm-pool");
+    const result = await f.run(
+      handler(sqsEvent([{ messageId: "w", body: JSON.stringify(event) }]), lambdaContext),
+    );
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: "w" }]);
+  });
+
+  it("answers the same launch delivered twice in one batch once", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.setDesired(1);
+    const [launch] = f.aws.published;
+    const body = JSON.stringify(launch);
+    const result = await f.run(
+      handler(
+        sqsEvent([
+          { messageId: "a", body },
+          { messageId: "b", body },
+        ]),
+        lambdaContext,
+      ),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(messagesOf(f, "lifecycle.completed")).toHaveLength(1);
+    expect(messagesOf(f, "lifecycle.already-closed")).toEqual([]);
+    expect(recordInstanceIds(f.aws)).toEqual([String(launch?.detail.EC2InstanceId)]);
+  });
+
+  it("retries every copy of a duplicated launch, once each, when the DNS sync fails", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.setDesired(1);
+    const [launch] = f.aws.published;
+    const body = JSON.stringify(launch);
+    f.aws.route53.faults.inject(
+      "ChangeResourceRecordSets",
+      () => new InvalidInput({ $metadata: {}, message: "refused" }),
+      1,
+    );
+    const result = await f.run(
+      handler(
+        sqsEvent([
+          { messageId: "a", body },
+          { messageId: "b", body },
+        ]),
+        lambdaContext,
+      ),
+    );
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: "a" }, { itemIdentifier: "b" }]);
+    expect(messagesOf(f, "dns.sync-failed")).toHaveLength(1);
+    expect(recordInstanceIds(f.aws)).toEqual([]);
+    expect(states(f.aws)[String(launch?.detail.EC2InstanceId)]).toBe("Pending:Wait");
+  });
+
+  it("ignores test notifications and other groups' events without failing the batch", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    const result = await f.run(
+      handler(
+        sqsEvent([
+          { messageId: "t", body: JSON.stringify(fixture("test-notification")) },
+          { messageId: "o", body: JSON.stringify(fixture("launch-other-group")) },
+        ]),
+        lambdaContext,
+      ),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(messagesOf(f, "event.ignored")).toHaveLength(2);
+    expect(f.aws.autoscaling.calls.total()).toBe(0);
+  });
+
   it("continues a warm-pool launch without publishing anything", async () => {
     const f = start({ consumer: { concurrency: 0 } });
     const handler = createLifecycleHandler(() => f.cp);
@@ -137,8 +239,8 @@ describe("terminate", () => {
     expect(late.batchItemFailures).toEqual([]);
     expect(recordInstanceIds(f.aws)).toEqual([]);
     expect(f.aws.ec2.calls.get("CreateTags")).toBe(0);
-    // Auto Scaling says the launch action is over: nothing is tagged, published or answered.
-    expect(messagesOf(f, "launch.action-closed")).toHaveLength(1);
+    expect(messagesOf(f, "launch.no-longer-entering")).toHaveLength(1);
+    expect(messagesOf(f, "lifecycle.already-closed")).toHaveLength(1);
   });
 });
 
@@ -159,7 +261,7 @@ describe("lifecycle tokens", () => {
     );
     expect(late.batchItemFailures).toEqual([]);
     expect(recordInstanceIds(f.aws)).toEqual([]);
-    expect(messagesOf(f, "launch.action-closed")).toHaveLength(1);
+    expect(messagesOf(f, "launch.no-longer-entering")).toHaveLength(1);
   });
 });
 
@@ -238,7 +340,7 @@ describe("malformed input", () => {
     const rejected = messagesOf(f, "event.rejected");
     expect(rejected).toHaveLength(4);
     expect(rejected.map((l) => l.error)).toEqual([
-      expect.stringMatching(/not JSON/),
+      expect.stringMatching(/not JSON: .+/),
       expect.stringMatching(/malformed Auto Scaling lifecycle event/),
       expect.stringMatching(/LifecycleActionToken/),
       expect.stringMatching(/malformed deferred message/),

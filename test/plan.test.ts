@@ -133,10 +133,27 @@ describe("planRecordChanges", () => {
     });
     expect(changes.create).toEqual([]);
     expect(changes.notPlaced.map((n) => n.reason)).toEqual([
-      expect.stringMatching(/without SetIdentifier/),
-      expect.stringMatching(/without SetIdentifier/),
+      expect.stringMatching(/not weighted/),
+      expect.stringMatching(/not weighted/),
     ]);
   });
+
+  it.each([
+    ["a CNAME", { type: "CNAME", ttl: 300, values: ["elsewhere.example.com."] }],
+    ["a failover record", { type: "A", setIdentifier: "primary", ttl: 60, values: ["192.0.2.10"] }],
+    ["a latency record", { type: "A", setIdentifier: "eu", ttl: 60, values: ["192.0.2.11"] }],
+  ])(
+    "does not try to create beside %s, and counts only weighted records against the limit",
+    (_what, other) => {
+      const changes = planRecordChanges({
+        current: [{ name: "ftp.example.com.", ...other } as RecordSet],
+        desired: desiredRecords(serving(1), settings),
+        owner,
+      });
+      expect(changes.create).toEqual([]);
+      expect(changes.notPlaced.map((n) => n.reason)).toEqual([expect.stringMatching(/not weighted/)]);
+    },
+  );
 
   it("describes each change on one line for dry runs", () => {
     const live = desiredRecords(serving(2), settings).map(asSet);

@@ -3,7 +3,7 @@ import {
   ChangeResourceRecordSetsCommand,
   PriorRequestNotComplete,
 } from "@aws-sdk/client-route-53";
-import { desiredRecords, memoryLogger, route53RecordStore } from "@ftpfleet/core";
+import { desiredRecords, memoryLogger, normalizeName, route53RecordStore } from "@ftpfleet/core";
 import { ROUTE53_RATE, SimulatedClock, SimulatedRoute53 } from "@ftpfleet/simulated-aws";
 import { describe, expect, it } from "vitest";
 
@@ -212,5 +212,196 @@ describe("route53RecordStore", () => {
     expect(route53.throttled).toBeGreaterThan(0);
     expect(route53.records(zone)).toHaveLength(1);
     expect(clock.now()).toBeGreaterThan(started);
+  });
+});
+
+describe("route53RecordStore applying and reading", () => {
+  const update = (from: ReturnType<typeof desiredRecords>[number], address: string) => ({
+    from,
+    to: { ...from, values: [address] },
+  });
+
+  it("keeps an update atomic: when Route53 refuses its new record, the old record stays", async () => {
+    const { store, clock, route53 } = setup(undefined);
+    const [a] = desiredRecords(serving(1), settings);
+    if (!a) throw new Error("one record");
+    await clock.run(store.apply({ create: [a], update: [], delete: [], notPlaced: [] }));
+    const report = await clock.run(
+      store.apply({ create: [], update: [update(a, "198.18.0.300")], delete: [], notPlaced: [] }),
+    );
+    expect(report.applied).toBe(0);
+    expect(report.failed).toEqual([
+      {
+        change: `DELETE ${a.setIdentifier} + CREATE ${a.setIdentifier}`,
+        setIdentifiers: [a.setIdentifier, a.setIdentifier],
+        reason: expect.stringMatching(/IPv4/),
+      },
+    ]);
+    expect(route53.records(zone).map((r) => r.ResourceRecords?.[0]?.Value)).toEqual([a.values[0]]);
+  });
+
+  it("moves a record to its new address in one change, even one change per batch", async () => {
+    const { store, clock, route53 } = setup(undefined);
+    const single = route53RecordStore(route53.client(), {
+      hostedZoneId: zone,
+      clock,
+      log: memoryLogger(),
+      maxChangesPerBatch: 1,
+    });
+    const [a, b] = desiredRecords(serving(2), settings);
+    if (!a || !b) throw new Error("two records");
+    await clock.run(store.apply({ create: [a], update: [], delete: [], notPlaced: [] }));
+    const report = await clock.run(
+      single.apply({ create: [b], update: [update(a, "198.18.7.7")], delete: [], notPlaced: [] }),
+    );
+    expect(report).toEqual({ applied: 2, alreadyGone: 0, failed: [] });
+    expect(route53.records(zone).map((r) => [r.SetIdentifier, r.ResourceRecords?.[0]?.Value])).toEqual([
+      [a.setIdentifier, "198.18.7.7"],
+      [b.setIdentifier, b.values[0]],
+    ]);
+  });
+
+  it("reports an update of a record someone else removed as failed, not as already gone", async () => {
+    const { store, clock, route53 } = setup(undefined);
+    const [a] = desiredRecords(serving(1), settings);
+    if (!a) throw new Error("one record");
+    const report = await clock.run(
+      store.apply({ create: [], update: [update(a, "198.18.7.7")], delete: [], notPlaced: [] }),
+    );
+    expect(report.alreadyGone).toBe(0);
+    expect(report.failed).toEqual([
+      expect.objectContaining({ reason: expect.stringMatching(/was not found/) }),
+    ]);
+    expect(route53.records(zone)).toEqual([]);
+  });
+
+  it("sends nothing for an empty plan", async () => {
+    const { store, clock } = setup(undefined);
+    const report = await clock.run(store.apply({ create: [], update: [], delete: [], notPlaced: [] }));
+    expect(report).toEqual({ applied: 0, alreadyGone: 0, failed: [] });
+  });
+
+  it("creates records with the configured health check", async () => {
+    const { store, clock, route53 } = setup(undefined);
+    const records = desiredRecords(serving(1), { ...settings, healthCheckId: "hc-1" });
+    await clock.run(store.apply({ create: records, update: [], delete: [], notPlaced: [] }));
+    expect(route53.records(zone).map((r) => r.HealthCheckId)).toEqual(["hc-1"]);
+    expect(await clock.run(store.listAt("ftp.example.com."))).toEqual([
+      expect.objectContaining({ healthCheckId: "hc-1" }),
+    ]);
+  });
+
+  it("lets an error other than a refused batch reach the caller", async () => {
+    const { route53, clock } = setup(undefined);
+    const elsewhere = route53RecordStore(route53.client(), {
+      hostedZoneId: "Z0NOSUCHZONE",
+      clock,
+      log: memoryLogger(),
+    });
+    const records = desiredRecords(serving(2), settings);
+    await expect(
+      clock.run(elsewhere.apply({ create: records, update: [], delete: [], notPlaced: [] })),
+    ).rejects.toMatchObject({ name: "NoSuchHostedZone" });
+  });
+
+  it("gives up after the configured number of attempts, and logs each retry with the call and error", async () => {
+    const { route53, clock } = setup(undefined);
+    const log = memoryLogger("debug", clock);
+    const impatient = route53RecordStore(route53.client(), {
+      hostedZoneId: zone,
+      clock,
+      log,
+      maxAttempts: 2,
+    });
+    route53.faults.inject(
+      "ChangeResourceRecordSets",
+      () => new PriorRequestNotComplete({ $metadata: {}, message: "busy" }),
+      3,
+    );
+    const records = desiredRecords(serving(1), settings);
+    await expect(
+      clock.run(impatient.apply({ create: records, update: [], delete: [], notPlaced: [] })),
+    ).rejects.toMatchObject({ name: "PriorRequestNotComplete" });
+    expect(route53.records(zone)).toEqual([]);
+    expect(log.lines.filter((l) => l.msg === "route53.retry")).toEqual([
+      expect.objectContaining({
+        call: "ChangeResourceRecordSets",
+        error: "PriorRequestNotComplete",
+        attempt: 1,
+      }),
+    ]);
+  });
+
+  it("names the listing call when it retries one", async () => {
+    const { route53, clock } = setup(undefined);
+    const log = memoryLogger("debug", clock);
+    const store = route53RecordStore(route53.client(), { hostedZoneId: zone, clock, log });
+    route53.faults.inject(
+      "ListResourceRecordSets",
+      () => new PriorRequestNotComplete({ $metadata: {}, message: "busy" }),
+      1,
+    );
+    expect(await clock.run(store.listAt("ftp.example.com."))).toEqual([]);
+    expect(log.lines.filter((l) => l.msg === "route53.retry").map((l) => l.call)).toEqual([
+      "ListResourceRecordSets",
+    ]);
+  });
+
+  it("pages past more than 300 record sets before the fleet's name", async () => {
+    const { send, store, clock } = setup(undefined);
+    for (let i = 0; i < 4; i++) {
+      await send(
+        ...Array.from({ length: 100 }, (_, j) => plain(`a${i}-${j}.example.com.`, "A", "192.0.2.1")),
+      );
+    }
+    await send(weighted("w1", "192.0.2.2"));
+    const found = await clock.run(store.listAt("ftp.example.com."));
+    expect(found.map((r) => r.setIdentifier)).toEqual(["w1"]);
+  });
+
+  it("pages through more than 300 record sets at the fleet's name itself", async () => {
+    const { send, store, clock } = setup(undefined);
+    const typed = (type: "A" | "AAAA" | "TXT" | "MX", n: number, value: (i: number) => string) =>
+      Array.from({ length: n }, (_, i) => ({
+        Action: "CREATE" as const,
+        ResourceRecordSet: {
+          Name: "ftp.example.com.",
+          Type: type,
+          SetIdentifier: `${type}-${i}`,
+          Weight: 1,
+          TTL: 60,
+          ResourceRecords: [{ Value: value(i) }],
+        },
+      }));
+    await send(...typed("A", 100, (i) => `192.0.2.${i}`));
+    await send(...typed("AAAA", 100, (i) => `2001:db8::${i}`));
+    await send(...typed("MX", 100, (i) => `10 mx${i}.example.com.`));
+    await send(...typed("TXT", 50, (i) => `"t${i}"`));
+    const found = await clock.run(store.listAt("ftp.example.com."));
+    expect(found).toHaveLength(350);
+  });
+
+  it("reads a record set with only the fields it has, marking aliases", async () => {
+    const { send, store, clock } = setup(undefined);
+    await send(plain("ftp.example.com.", "TXT", '"owner=someone"'), {
+      Action: "CREATE",
+      ResourceRecordSet: {
+        Name: "ftp.example.com.",
+        Type: "AAAA",
+        AliasTarget: { HostedZoneId: zone, DNSName: "other.example.com.", EvaluateTargetHealth: false },
+      },
+    });
+    const found = await clock.run(store.listAt("ftp.example.com."));
+    expect(found).toStrictEqual([
+      { name: "ftp.example.com.", type: "AAAA", values: [], alias: true },
+      { name: "ftp.example.com.", type: "TXT", values: ['"owner=someone"'], ttl: 60 },
+    ]);
+  });
+
+  it("normalizes names as Route53 writes them: lower case, a final dot, wildcards unescaped", () => {
+    expect(normalizeName("FTP.Example.com")).toBe("ftp.example.com.");
+    expect(normalizeName("ftp.example.com.")).toBe("ftp.example.com.");
+    expect(normalizeName("\\052.example.com.")).toBe("*.example.com.");
+    expect(normalizeName(undefined)).toBe(".");
   });
 });

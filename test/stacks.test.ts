@@ -25,7 +25,8 @@ describe("control plane permissions", () => {
   it("grant no wildcard actions, and resource '*' only to read-only calls", () => {
     for (const s of [...statements, ...controlPlanePermissions(provisioned, scope)]) {
       expect(s.actions.every((a) => !a.includes("*"))).toBe(true);
-      if (s.resources.includes("*")) expect(s.actions.every((a) => /:(Describe|Get)/.test(a))).toBe(true);
+      if (s.resources.includes("*"))
+        expect(s.actions.every((a) => /:(Describe|Get|List)/.test(a))).toBe(true);
     }
   });
 

@@ -1,42 +1,89 @@
-import { InvalidInputError, parseUsersManifest } from "@ftpfleet/core";
+import { InvalidInputError, manifestProblems, manifestRules, parseUsersManifest } from "@ftpfleet/core";
 import { describe, expect, it } from "vitest";
+import { manifestCases } from "./fixtures/manifest-cases";
 
 const hash = `$6$saltsalt$${"a".repeat(86)}`;
-const manifest = (users: unknown[], extra: object = {}) => ({ version: 1, users, ...extra });
 const alice = { name: "alice", passwordHash: hash, grants: [{ path: "projects/alpha", access: "ro" }] };
 
 describe("parseUsersManifest", () => {
   it("reads a manifest and defaults to the bind layout", () => {
-    expect(parseUsersManifest(manifest([alice]))).toEqual({ version: 1, layout: "bind", users: [alice] });
+    expect(parseUsersManifest({ version: 1, users: [alice] })).toEqual({
+      version: 1,
+      layout: "bind",
+      users: [alice],
+    });
   });
 
-  it.each([
-    ["a grant outside the bucket", { ...alice, grants: [{ path: "../etc", access: "ro" }] }],
-    ["an absolute grant", { ...alice, grants: [{ path: "/etc", access: "ro" }] }],
-    ["a grant of the fleet's own prefix", { ...alice, grants: [{ path: ".ftpfleet", access: "ro" }] }],
-    ["a hidden folder", { ...alice, grants: [{ path: "a/.ssh", access: "rw" }] }],
-    ["an unknown access mode", { ...alice, grants: [{ path: "a", access: "admin" }] }],
-    [
-      "the same folder twice",
-      {
-        ...alice,
-        grants: [
-          { path: "a", access: "ro" },
-          { path: "a", access: "rw" },
-        ],
-      },
-    ],
-    ["a name with shell characters", { ...alice, name: "bob;id" }],
-    ["an uppercase name", { ...alice, name: "Alice" }],
-    ["a plaintext password", { ...alice, passwordHash: "hunter2" }],
-    ["an argon2 hash", { ...alice, passwordHash: "$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA" }],
-    ["an unknown field", { ...alice, password: "hunter2" }],
-  ])("rejects %s", (_what, user) => {
-    expect(() => parseUsersManifest(manifest([user]))).toThrow(InvalidInputError);
+  it("names every problem by its field, as apply-users.sh does", () => {
+    const bad = {
+      version: 1,
+      users: [alice, { ...alice, name: "root", grants: [{ path: "public\n/alice-only", access: "ro" }] }],
+    };
+    expect(() => parseUsersManifest(bad)).toThrow(InvalidInputError);
+    expect(manifestProblems(bad)).toEqual([
+      "users[1].name: reserved for a system account",
+      "users[1].grants[0].path: control or non-ASCII characters",
+    ]);
+  });
+});
+
+describe("the manifest rules: test/fixtures/manifest-cases.json against the TypeScript schema", () => {
+  const valid = manifestCases.filter((c) => c.field === undefined);
+  const invalid = manifestCases.filter((c) => c.field !== undefined);
+
+  it.each(valid)("accepts $case", ({ manifest }) => {
+    expect(manifestProblems(manifest)).toEqual([]);
+    expect(() => parseUsersManifest(manifest)).not.toThrow();
   });
 
-  it("rejects duplicate users and unknown layouts", () => {
-    expect(() => parseUsersManifest(manifest([alice, alice]))).toThrow(/unique/);
-    expect(() => parseUsersManifest(manifest([alice], { layout: "hardlink" }))).toThrow(/layout/);
+  // One problem per case: apply-users.sh reports only the first, and both must name the same field.
+  it.each(invalid)("rejects $case, naming $field", ({ manifest, field }) => {
+    const problems = manifestProblems(manifest);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.startsWith(`${field}: `), problems[0]).toBe(true);
+    expect(() => parseUsersManifest(manifest)).toThrow(InvalidInputError);
+  });
+
+  it("holds a hostile value of every kind issue 8 names", () => {
+    const names = invalid.map((c) => c.case).join("\n");
+    for (const kind of [
+      /\.\./,
+      /absolute/,
+      /empty segment/,
+      /only \./,
+      /NUL/,
+      /trailing newline/,
+      /shell metacharacters/,
+      /system account name root/,
+      /33 characters/,
+      /513-character/,
+      /non-ASCII/,
+      /starting with -/,
+    ]) {
+      expect(names).toMatch(kind);
+    }
+  });
+});
+
+describe("manifest-rules.json", () => {
+  it("holds patterns JavaScript and Oniguruma read alike: ASCII bracket classes, literals, groups, counted repeats", () => {
+    for (const { pattern } of [
+      manifestRules.userName,
+      manifestRules.passwordHash,
+      manifestRules.grantSegment,
+    ]) {
+      const rest = pattern
+        .replace(/\[[A-Za-z0-9._ /-]+\]/g, "")
+        .replace(/\{[0-9]+(,[0-9]+)?\}/g, "")
+        .replace(/\\\$/g, "");
+      expect(rest, pattern).toMatch(/^[A-Za-z0-9_=()?-]*$/);
+    }
+  });
+
+  it("reserves the fleet's folder and the names FTP and the fleet's account use", () => {
+    expect(manifestRules.reservedFolders).toContain(".ftpfleet");
+    expect(manifestRules.reservedUserNames).toEqual(
+      expect.arrayContaining(["root", "ftp", "anonymous", "ftpfleet", "nobody", "www-data", "daemon"]),
+    );
   });
 });

@@ -10,17 +10,18 @@
 #
 # Manifest: {"version":1,"layout":"bind","users":[{"name":"alice","passwordHash":"$6$salt$hash",
 #   "grants":[{"path":"projects/alpha","access":"ro"},{"path":"inbox/alice","access":"rw"}]}]}
-# The whole manifest is checked before anything changes; one bad entry rejects it (exit 2).
+# Checked whole against lib/manifest-rules.json before any change; one bad entry rejects it.
 #
 # Layout "bind" (default): each home under /srv/ftpfleet/home/<user> is a local, root-owned
 # directory; each grant is a bind mount of /mnt/ftpfleet/bucket/<path> onto <home>/<path>,
-# remounted read-only for "ro". pure-ftpd's real chroot then never leaves the home, whatever
-# the bucket holds. Layout "symlink" (the original design, opt-in): links into the mount (and a
-# read-only view of it) plus pure-ftpd-virtualchroot, which follows links out of the chroot.
+# read-only for "ro". pure-ftpd's real chroot then never leaves the home, whatever the bucket
+# holds. Layout "symlink" (the original design, opt-in): links into the mount (and a read-only
+# view of it) plus pure-ftpd-virtualchroot, which follows links out of the chroot.
 #
 # Writes: $FTPFLEET_ROOT/etc/ftpfleet/pure-ftpd/{pureftpd.passwd,pureftpd.pdb,layout}, homes and
 # their mounts; folder markers in the bucket for missing rw grant folders.
-# Exit: 0 applied, 1 failure, 2 invalid parameter or manifest (nothing changed).
+# Exit: 0 applied (refused grants named on stderr), 1 failure, 2 invalid parameter or manifest
+# (nothing changed).
 set -euo pipefail
 
 step=apply-users
@@ -34,6 +35,7 @@ key="${SSM_UsersManifestKey:-}"
 
 mnt="$root/mnt/ftpfleet/bucket"
 ro_view="$root/mnt/ftpfleet/bucket-ro"
+staging="$root/mnt/ftpfleet/staging"
 homes="$root/srv/ftpfleet/home"
 conf="$root/etc/ftpfleet/pure-ftpd"
 
@@ -43,67 +45,107 @@ mountpoint -q "$mnt" || fail "the bucket is not mounted at $mnt (run mount-bucke
 
 pure_pw="$(find_program pure-pw)"
 
+release_staging() {
+  if mountpoint -q "$staging/grant" 2>/dev/null; then umount -l "$staging/grant" || true; fi
+  if mountpoint -q "$staging" 2>/dev/null; then umount -l "$staging" || true; fi
+}
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+trap 'release_staging; rm -rf "$work"' EXIT
 # One local copy: what is checked is exactly what is applied, whatever S3 does meanwhile.
 cp "$mnt/$key" "$work/manifest.json" 2>/dev/null || fail "cannot read the manifest $key from the bucket"
 
-# Validation and flattening in one jq program; any error() rejects the whole manifest.
-# Output lines: L<TAB>layout, U<TAB>name<TAB>hash, G<TAB>user<TAB>access<TAB>path.
+# Inlined by the bundler.
+rules="$(cat "$(dirname "${BASH_SOURCE[0]}")/lib/manifest-rules.json")"
+
+# One jq program validates (naming the field as manifest.ts does, never echoing a value) and
+# flattens: L<TAB>layout, U<TAB>name<TAB>hash, G<TAB>user<TAB>access<TAB>path.
 cat >"$work/check.jq" <<'JQ'
-def only_keys($allowed; $what):
-  (keys - $allowed) as $extra
-  | if $extra == [] then . else error("\($what): unknown field(s) \($extra | join(", "))") end;
-def is_string: type == "string";
-def grant_path_ok:
-  is_string and length <= 1024 and (split("/") | all(test("^[A-Za-z0-9_ -][A-Za-z0-9._ -]*$")));
-if type != "object" then error("the manifest must be a JSON object") else . end
-| only_keys(["version", "layout", "users"]; "manifest")
-| if .version != 1 then error("version must be 1") else . end
-| (.layout // "bind") as $layout
-| if ($layout | IN("bind", "symlink")) then . else error("layout must be bind or symlink") end
-| if (.users | type) != "array" then error("users must be an array") else . end
-| "L\t\($layout)",
-  (.users | to_entries[] | .key as $i | .value
-   | if type != "object" then error("users[\($i)] must be an object") else . end
-   | only_keys(["name", "passwordHash", "grants"]; "users[\($i)]")
-   | if (.name | is_string) and (.name | test("^[a-z][a-z0-9_-]{0,31}$")) then .
-     else error("users[\($i)]: invalid name \(.name | tojson)") end
-   | .name as $name
-   | if (.passwordHash | is_string)
-        and (.passwordHash | test("^\\$6\\$(rounds=[0-9]{4,9}\\$)?[./A-Za-z0-9]{1,16}\\$[./A-Za-z0-9]{86}$"))
-     then . else error("user \($name): passwordHash must be a SHA-512 crypt hash ($6$...)") end
-   | (.grants // []) as $grants
-   | if ($grants | type) != "array" then error("user \($name): grants must be an array") else . end
-   | [$grants | to_entries[] | .key as $j | .value
-      | if type != "object" then error("user \($name): grants[\($j)] must be an object") else . end
-      | only_keys(["path", "access"]; "user \($name): grants[\($j)]")
-      | if .path | grant_path_ok then . else
-          error("user \($name): grant path \(.path | tojson) must be relative, without . or .. segments")
-        end
-      | if .access | IN("ro", "rw") then . else error("user \($name): access must be ro or rw") end
-     ] as $_
-   | [$grants[].path] as $paths
-   | if ($paths | length) != ($paths | unique | length) then error("user \($name): duplicate grant") else . end
-   | if [$paths[] as $a | $paths[] as $b | select($a != $b and ($a | startswith($b + "/")))] != []
-     then error("user \($name): grants must not nest inside each other") else . end
-   | "U\t\($name)\t\(.passwordHash)", ($grants[] | "G\t\($name)\t\(.access)\t\(.path)"))
+def bad($f; $why): error("\($f): \($why)");
+def object($f; $allowed):
+  if type != "object" then bad($f; "must be an object")
+  elif keys - $allowed != [] then bad("\($f).\((keys - $allowed)[0])" | ltrimstr("(root)."); "unknown field")
+  else . end;
+def list($f; $max):
+  if type != "array" then bad($f; "must be an array")
+  elif length > $max then bad($f; "at most \($max) entries") else . end;
+def one_of($f; $v): if IN($v[]) then . else bad($f; "must be \($v | map(tostring) | join(" or "))") end;
+# \A and \z: Oniguruma's $ also matches before a final newline.
+def whole($rule): test("\\A(?:\($rule.pattern))\\z");
+# Control characters (a trailing newline too) and non-ASCII never reach a pattern.
+def text($f; problem):
+  if type != "string" then bad($f; "must be a string")
+  elif explode | any(. < 32 or . > 126) then bad($f; "control or non-ASCII characters")
+  else problem as $p | if $p then bad($f; $p) else . end end;
+$rules as $r
+| object("(root)"; ["version", "layout", "users"])
+| if .version != $r.version then bad("version"; "must be \($r.version)") else . end
+| (if has("layout") then .layout else "bind" end | one_of("layout"; $r.layouts)) as $layout
+| .users | list("users"; $r.maxUsers) | to_entries
+| map("users[\(.key)]" as $u | .value | object($u; ["name", "passwordHash", "grants"])
+  | (.name | text("\($u).name"; if whole($r.userName) | not then $r.userName.rule
+      elif IN($r.reservedUserNames[]) then "reserved for a system account" else null end)) as $name
+  | (.passwordHash | text("\($u).passwordHash"; if whole($r.passwordHash) then null else $r.passwordHash.rule end))
+    as $hash
+  | (.grants | list("\($u).grants"; $r.maxGrantsPerUser)) as $g
+  | [$g | to_entries[] | "\($u).grants[\(.key)]" as $f | .value | object($f; ["path", "access"])
+     | (.path | text("\($f).path"; split("/") as $s
+         | if length > $r.maxGrantPathLength then "at most \($r.maxGrantPathLength) characters"
+           elif $s == [] or ($s | any(whole($r.grantSegment) | not)) then $r.grantSegment.rule
+           elif $s | any(IN($r.reservedFolders[])) then "reserved for the fleet" else null end)) as $_
+     | .access | one_of("\($f).access"; $r.access)] as $_
+  # Each path once, none inside another: a nested grant would be mounted over its parent's view.
+  | [$g[].path] as $p
+  | [range($p | length) as $j
+     | first(range($p | length) as $k | select($k < $j and $p[$k] == $p[$j] or ($p[$j] | startswith($p[$k] + "/")))
+       | $k)
+     | bad("\($u).grants[\($j)].path"; "\(if $p[.] == $p[$j] then "duplicate of" else "inside" end) grants[\(.)].path")
+    ] as $_
+  | {$name, $hash, grants: $g})
+| . as $all
+| (reduce range(length) as $i ({}; $all[$i].name as $n
+   | if has($n) then bad("users[\($i)].name"; "duplicate of users[\(.[$n])].name") else .[$n] = $i end)) as $_
+| "L\t\($layout)", (.[] | "U\t\(.name)\t\(.hash)", (.name as $n | .grants[] | "G\t\($n)\t\(.access)\t\(.path)"))
 JQ
-if ! jq -r -f "$work/check.jq" "$work/manifest.json" >"$work/plan" 2>"$work/error"; then
+if ! jq -r --argjson rules "$rules" -f "$work/check.jq" "$work/manifest.json" >"$work/plan" 2>"$work/error"; then
   echo "invalid manifest $key: $(sed -e 's/^jq: error (at [^)]*): //' "$work/error")" >&2
   exit 2
 fi
-names=$(awk -F'\t' '$1 == "U" { print $2 }' "$work/plan" | sort)
-if [[ -n "$names" && "$(uniq -d <<<"$names")" != "" ]]; then
-  echo "invalid manifest $key: duplicate user names: $(uniq -d <<<"$names" | tr '\n' ' ')" >&2
-  exit 2
-fi
 
-# ---- apply ----
+# Anyone who can write to the bucket can make a link object. nosymfollow: the kernel follows none,
+# for root as for pure-ftpd (bind mounts inherit it). A mount made at boot (fstab) lacks it.
+if [[ ",$(findmnt -n -o VFS-OPTIONS --mountpoint "$mnt")," != *,nosymfollow,* ]]; then
+  mount --no-canonicalize -o remount,bind,nosymfollow "$mnt" || fail "cannot set nosymfollow on $mnt"
+fi
+bucket_dev="$(findmnt -n -r -o MAJ:MIN --mountpoint "$mnt")"
+refused=0
+refuse() {
+  echo "refused grant $2 of user $1: $3" >&2
+  refused=$((refused + 1))
+}
+# A link at or above a grant would lead root's mkdir and mount to the host or .ftpfleet. The grant
+# is refused, the rest applied: one planted object must not block revocations or provisioning.
+link_problem() {
+  local prefix="" part parts
+  IFS=/ read -r -a parts <<<"$1"
+  for part in "${parts[@]}"; do
+    prefix+="${prefix:+/}$part"
+    if [[ -L "$mnt/$prefix" ]]; then
+      echo "$prefix is a link in the bucket"
+      return
+    fi
+    [[ -e "$mnt/$prefix" ]] || return 0
+    if [[ ! -d "$mnt/$prefix" ]]; then
+      echo "$prefix is not a folder in the bucket"
+      return
+    fi
+  done
+}
+
 layout=bind
-declare -A hashes=() want=()
+declare -A hashes=() want=() affected=()
 users=()
 grants=()
+total=0
 while IFS=$'\t' read -r kind a b c; do
   case "$kind" in
     L) layout="$a" ;;
@@ -112,6 +154,12 @@ while IFS=$'\t' read -r kind a b c; do
       hashes["$a"]="$b"
       ;;
     G)
+      total=$((total + 1))
+      problem="$(link_problem "$c")"
+      if [[ -n "$problem" ]]; then
+        refuse "$a" "$c" "$problem"
+        continue
+      fi
       grants+=("$a"$'\t'"$b"$'\t'"$c")
       want["$homes/$a/$c"]="$b"
       ;;
@@ -119,8 +167,8 @@ while IFS=$'\t' read -r kind a b c; do
 done <"$work/plan"
 
 if [[ "$layout" == symlink ]]; then
-  echo "WARNING: layout=symlink: pure-ftpd-virtualchroot follows links out of the chroot, so anyone" \
-    "who can write a symlink object into the bucket can make an FTP user read files of this host." \
+  echo "WARNING: layout=symlink: pure-ftpd-virtualchroot follows links out of the chroot; only" \
+    "nosymfollow keeps a symlink object in the bucket from letting an FTP user read files of this host." \
     "Use layout=bind unless you must keep the original layout." >&2
 fi
 
@@ -132,8 +180,16 @@ kill_sessions() {
   done
 }
 
-# 1. Accounts first: removed users cannot log in any more from here on.
+# 1. Accounts first: removed users cannot log in any more from here on. A changed password ends
+# the user's sessions too.
 install -d -m 0755 "$homes"
+if [[ -r "$conf/pureftpd.passwd" ]]; then
+  while IFS=: read -r name hash _; do
+    if [[ -n "$name" && -n "${hashes[$name]+set}" && "${hashes[$name]}" != "$hash" ]]; then
+      affected["$name"]=1
+    fi
+  done <"$conf/pureftpd.passwd"
+fi
 : >"$work/passwd"
 for name in "${users[@]}"; do
   printf '%s:%s:%s:%s::%s/./::::::::::::\n' "$name" "${hashes[$name]}" "$uid" "$gid" "$homes/$name" >>"$work/passwd"
@@ -142,23 +198,26 @@ install -m 0600 "$work/passwd" "$conf/pureftpd.passwd.new"
 "$pure_pw" mkdb "$conf/pureftpd.pdb" -f "$conf/pureftpd.passwd.new" >/dev/null
 mv -f "$conf/pureftpd.passwd.new" "$conf/pureftpd.passwd"
 
-# 2. Mounts under the homes that the manifest no longer wants (or wants with other access).
+# 2. Mounts under the homes that the manifest no longer wants (or wants with other access), or
+# that do not show exactly their bucket folder with links off (e.g. made by an older version).
 current_mounts() {
-  findmnt -J -l -o TARGET,VFS-OPTIONS | jq -r --arg base "$1/" \
-    '.filesystems[] | select(.target | startswith($base)) | "\(.target)\t\(."vfs-options")"' |
+  findmnt -J -l -o TARGET,VFS-OPTIONS,MAJ:MIN,FSROOT | jq -r --arg base "$1/" \
+    '.filesystems[] | select(.target | startswith($base))
+     | [.target, ."vfs-options", ."maj:min", .fsroot] | join("\t")' |
     awk -F'\t' '{ print length($1) "\t" $0 }' | sort -rn | cut -f2-
 }
-declare -A affected=()
-while IFS=$'\t' read -r target options; do
+while IFS=$'\t' read -r target options dev fsroot; do
   [[ -n "$target" ]] || continue
   access="${want[$target]:-}"
   mode=rw
   [[ ",$options," == *,ro,* ]] && mode=ro
-  if [[ "$layout" == bind && "$access" == "$mode" ]]; then
+  user="${target#"$homes/"}"
+  user="${user%%/*}"
+  if [[ "$layout" == bind && "$access" == "$mode" && "$dev" == "$bucket_dev" &&
+    "$fsroot" == "/${target#"$homes/$user/"}" && ",$options," == *,nosymfollow,* ]]; then
     continue
   fi
-  user="${target#"$homes/"}"
-  affected["${user%%/*}"]=1
+  affected["$user"]=1
   umount "$target" 2>/dev/null || umount -l "$target"
   echo "unmounted $target"
 done < <(current_mounts "$homes")
@@ -171,7 +230,7 @@ fi
 for home in "$homes"/*; do
   [[ -d "$home" ]] || continue
   name="${home##*/}"
-  [[ -v "hashes[$name]" ]] && continue
+  [[ -n "${hashes[$name]+set}" ]] && continue
   affected["$name"]=1
   if [[ -n "$(current_mounts "$home")" ]]; then
     fail "mounts remain under $home; not removing it"
@@ -206,7 +265,24 @@ for name in "${users[@]}"; do
   done < <(find "$home" -xdev -mindepth 1 -depth -type d -empty -print0)
 done
 
+# Mounts are made aside and moved in finished: a ro grant is never writable in the home. Staging is
+# private (mount --move refuses mounts under a shared one). --no-canonicalize: mount(8) would follow
+# links in user space. Only a mount of exactly the bucket folder moves in, whatever raced the checks.
+stage() {
+  local at="$staging/grant"
+  mkdir -p "$at"
+  mount --no-canonicalize --bind "$mnt/$2" "$at" || return 1
+  if [[ "$1" == ro ]]; then mount --no-canonicalize -o remount,bind,ro "$at"; fi
+  # -r writes a space as \x20; grant paths have no other character it escapes.
+  if [[ "$(findmnt -n -r -o MAJ:MIN,FSROOT,VFS-OPTIONS --mountpoint "$at")" != \
+    "$bucket_dev /${2// /\\x20} $1,"*",nosymfollow"* ]]; then
+    umount -l "$at"
+    return 1
+  fi
+}
+
 mounted=0
+release_staging
 for grant in "${grants[@]}"; do
   IFS=$'\t' read -r name access path <<<"$grant"
   source="$mnt/$path"
@@ -214,7 +290,11 @@ for grant in "${grants[@]}"; do
   if [[ ! -d "$source" ]]; then
     if [[ "$access" == rw ]]; then
       # s3fs writes the folder markers, so the folder exists for every instance and S3 client.
-      mkdir -p "$source"
+      # A link planted since the check makes mkdir fail (nosymfollow).
+      if ! mkdir -p -- "$source"; then
+        refuse "$name" "$path" "cannot create it in the bucket"
+        continue
+      fi
       echo "created bucket folder $path"
     else
       echo "warning: read-only grant $path of $name does not exist in the bucket; left empty" >&2
@@ -228,14 +308,21 @@ for grant in "${grants[@]}"; do
     continue
   fi
   if [[ -L "$target" ]]; then rm -f -- "$target"; fi
-  mkdir -p "$target"
   if mountpoint -q "$target" || [[ ! -d "$source" ]]; then
+    mkdir -p "$target"
     continue
   fi
-  mount --bind "$source" "$target"
-  if [[ "$access" == ro ]]; then
-    mount -o remount,bind,ro "$target"
+  if ! mountpoint -q "$staging"; then
+    mkdir -p "$staging"
+    mount --bind "$staging" "$staging"
+    mount --make-private "$staging"
   fi
+  if ! stage "$access" "$path"; then
+    refuse "$name" "$path" "its mount would not show exactly that bucket folder"
+    continue
+  fi
+  mkdir -p "$target"
+  mount --no-canonicalize --move "$staging/grant" "$target"
   mounted=$((mounted + 1))
 done
 
@@ -259,4 +346,5 @@ if [[ "$previous" != "$layout" && -f "$conf/args" ]]; then
     echo "layout $previous -> $layout: restart required ($daemon)"
   fi
 fi
-echo "applied $key: ${#users[@]} user(s), ${#grants[@]} grant(s), $mounted new mount(s), layout $layout"
+echo "applied $key: ${#users[@]} user(s), $total grant(s) ($refused refused), $mounted new mount(s)," \
+  "layout $layout"

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # ftpfleet provisioning step (PureFtpdSource=build): install pure-ftpd built from a pinned
 # upstream release. The build runs once per version and flags: the install tree is cached in the
-# bucket (.ftpfleet/artifacts/), and every later instance unpacks it instead of compiling.
-# Two binaries, as Debian ships them: pure-ftpd (real chroot; the default bind layout) and
-# pure-ftpd-virtualchroot (follows links out of the chroot; only the opt-in symlink layout).
-# Neither uses sendfile: deleting a large file on s3fs must not first copy it.
+# bucket (.ftpfleet/artifacts/) sealed with the fleet's artifact key (lib/artifacts.sh), and later
+# instances unpack it instead of compiling. A cached artifact with a missing or wrong MAC, or
+# holding anything but files and directories in usr/local, is never installed: the step builds
+# instead and replaces it. Two binaries, as Debian ships them: pure-ftpd (real chroot; the
+# default bind layout) and pure-ftpd-virtualchroot (follows links out of the chroot; only the
+# opt-in symlink layout). Neither uses sendfile: deleting a large file on s3fs must not copy it.
 #
 # Targets Debian 12 and Ubuntu 24.04. Run as root by SSM Run Command after mount-bucket.sh
 # (schema 2.2, ENV_VAR interpolation; parameters are checked again here).
 #   SSM_PureFtpdSource            distro | build; with distro this step does nothing
+#   SSM_ArtifactKeyParameter      SecureString parameter holding the artifact key; empty:
+#                                 $FTPFLEET_ROOT/etc/ftpfleet/artifact.key. No key: no caching.
 #   FTPFLEET_ROOT                 sandbox prefix for every instance path; empty on AWS.
 #   FTPFLEET_PUREFTPD_SOURCE_URL  override of the source tarball's location (https:// or
 #                                 file://), for mirrors and tests; the checksum still applies.
-# Writes: $FTPFLEET_ROOT/usr/local/{sbin,bin}/pure-*, the artifact in the bucket (cache miss),
+# Writes: $FTPFLEET_ROOT/usr/local/{sbin,bin}/pure-*, the artifact in the bucket (after a build),
 # $FTPFLEET_ROOT/etc/ftpfleet/pure-ftpd/installed-artifact.
 # Exit: 0 installed (or already was), 1 failure (checksum mismatch: nothing extracted or
 # installed), 2 invalid parameter.
@@ -30,10 +34,15 @@ step=build-pure-ftpd
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/packages.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/artifacts.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/artifacts.sh"
 
 source_kind="${SSM_PureFtpdSource:-}"
+key_parameter="${SSM_ArtifactKeyParameter:-}"
 url="${FTPFLEET_PUREFTPD_SOURCE_URL:-https://download.pureftpd.org/pub/pure-ftpd/releases/pure-ftpd-$version.tar.gz}"
 [[ "$source_kind" =~ ^(distro|build)$ ]] || invalid PureFtpdSource "expected distro or build"
+[[ -z "$key_parameter" || "$key_parameter" =~ ^(/[A-Za-z0-9_.-]+)+$ ]] ||
+  invalid ArtifactKeyParameter "expected an SSM parameter name such as /ftpfleet/artifact-key"
 [[ "$url" =~ ^(https://[A-Za-z0-9.-]+|file://)/[A-Za-z0-9._/%+-]+$ && "$url" != *..* ]] ||
   invalid FTPFLEET_PUREFTPD_SOURCE_URL "expected an https:// or file:// URL"
 
@@ -44,9 +53,10 @@ fi
 
 mnt="$root/mnt/ftpfleet/bucket"
 conf="$root/etc/ftpfleet/pure-ftpd"
-key="$(printf '%s\n' "$version" "${plain_flags[*]}" "${virtualchroot_flags[*]}" | sha256sum | cut -c1-16)"
-name="pure-ftpd-$version-$key.tar.gz"
-artifact="$mnt/.ftpfleet/artifacts/$name"
+cache_key="$(printf '%s\n' "$version" "${plain_flags[*]}" "${virtualchroot_flags[*]}" | sha256sum | cut -c1-16)"
+name="pure-ftpd-$version-$cache_key.tar.gz"
+# The sealed artifact (lib/artifacts.sh): MAC line, then the .tar.gz.
+artifact="$mnt/.ftpfleet/artifacts/$name.sealed"
 marker="$conf/installed-artifact"
 
 if [[ "$(cat "$marker" 2>/dev/null || true)" == "$name" && -x "$root/usr/local/sbin/pure-ftpd" ]]; then
@@ -57,36 +67,34 @@ mountpoint -q "$mnt" || fail "the bucket is not mounted at $mnt (run mount-bucke
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+artifact_load_key
 
-# Unpacks an install tree into the root, refusing anything outside usr/local and any link.
+# Unpacks an install tree into the root once archive_check_members has passed it (only plain
+# files and directories under usr/local); returns 1, extracting nothing, otherwise.
 install_tree() {
-  local tarball="$1" listing names
-  # Listings go to variables first: grep -q stops reading early, which pipefail would report.
-  listing="$(tar -tvzf "$tarball")" || fail "unreadable artifact $tarball"
-  names="$(tar -tzf "$tarball")" || fail "unreadable artifact $tarball"
-  if grep -qvE '^[-d]' <<<"$listing"; then
-    fail "artifact $tarball holds links or special files; refusing it"
+  local tarball="$1"
+  archive_check_members "$tarball" usr/local || return 1
+  if ! grep -qxE 'usr/local/sbin/pure-ftpd' <<<"$(tar -tzf "$tarball")"; then
+    echo "artifact $tarball has no usr/local/sbin/pure-ftpd; refusing it" >&2
+    return 1
   fi
-  if grep -qvE '^(\./)?usr(/local(/[A-Za-z0-9._+-]+)*)?/?$' <<<"$names"; then
-    fail "artifact $tarball holds paths outside usr/local; refusing it"
-  fi
-  grep -qE '^(\./)?usr/local/sbin/pure-ftpd$' <<<"$names" ||
-    fail "artifact $tarball has no usr/local/sbin/pure-ftpd"
   mkdir -p "${root:-/}"
-  tar -xzf "$tarball" -C "${root:-/}" --no-same-owner
+  tar -xzf "$tarball" -C "${root:-/}" --no-same-owner --no-overwrite-dir || return 1
   install -d -m 0755 "$conf"
   echo "$name" >"$marker"
 }
 
-# Cache hit: copy out of the bucket first (one read), check it against its recorded checksum.
-if [[ -f "$artifact" && -f "$artifact.sha256" ]]; then
-  cp "$artifact" "$work/$name"
-  if [[ "$(sha256sum "$work/$name" | cut -d' ' -f1)" == "$(cut -d' ' -f1 "$artifact.sha256")" ]]; then
-    install_tree "$work/$name"
-    echo "installed from cached artifact $name (no build)"
+# Cache hit: installed only if sealed with the fleet's key and its members pass the check.
+if [[ -z "$artifact_key" ]]; then
+  echo "no artifact key (ArtifactKeyParameter or $root/etc/ftpfleet/artifact.key): the cache is" \
+    "neither trusted nor written; building from source" >&2
+elif [[ -e "$artifact" ]]; then
+  if artifact_fetch "$artifact" "$work/$name" && install_tree "$work/$name"; then
+    echo "installed from cached artifact $name (MAC verified, no build)"
     exit 0
   fi
-  echo "cached artifact $name does not match its checksum; rebuilding" >&2
+  rm -f "$work/$name"
+  echo "cached artifact $name was NOT installed; building from source to replace it" >&2
 fi
 echo "cache miss: $artifact"
 
@@ -118,11 +126,13 @@ install -m 0755 "$work/virtualchroot/src/pure-ftpd" "$stage/usr/local/sbin/pure-
 find "$stage" ! -type f ! -type d -delete
 
 tar -czf "$work/$name" -C "$stage" usr
-install_tree "$work/$name"
-# Publish for the other instances: write under temporary names, then rename into place.
-mkdir -p "$mnt/.ftpfleet/artifacts"
-cp "$work/$name" "$artifact.$$.tmp"
-mv -f "$artifact.$$.tmp" "$artifact"
-sha256sum "$work/$name" | cut -d' ' -f1 >"$artifact.sha256.$$.tmp"
-mv -f "$artifact.sha256.$$.tmp" "$artifact.sha256"
-echo "built pure-ftpd $version and cached $name"
+install_tree "$work/$name" || fail "the build of $name did not pass its own checks; nothing installed"
+if [[ -z "$artifact_key" ]]; then
+  echo "built pure-ftpd $version; not cached (no artifact key)"
+elif artifact_fetch "$artifact" "$work/published.tar.gz" 2>/dev/null; then
+  # Another instance built and published meanwhile: keep its artifact rather than publish twice.
+  echo "built pure-ftpd $version; $name was published meanwhile by another instance"
+else
+  artifact_publish "$work/$name" "$artifact"
+  echo "built pure-ftpd $version and cached $name"
+fi

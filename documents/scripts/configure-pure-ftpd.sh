@@ -8,9 +8,13 @@
 #   SSM_PassivePorts   e.g. 30000:30099 (the range the security group opens)
 #   SSM_PublicAddress  IPv4 advertised for passive data connections; empty: ask instance
 #                      metadata (IMDSv2) for the public IPv4, else the private one
-#   SSM_TlsMode        off | optional | required (required: control and data channels encrypted);
-#                      optional/required need the operator's PEM (key + certificate) at
-#                      /etc/ftpfleet/tls/pure-ftpd.pem
+#   SSM_TlsMode        required (the default: FTPS only, control and data channels encrypted) |
+#                      optional (plain FTP too) | off; optional/required need the operator's PEM
+#                      (key + certificate) at /etc/ftpfleet/tls/pure-ftpd.pem. TLS 1.2 and 1.3
+#                      only, AEAD cipher suites with forward secrecy only.
+#   SSM_MaxClients     sessions at once, 1-9999 (default 50; pure-ftpd itself allows at most half
+#                      the passive ports)
+#   SSM_MaxClientsPerIp  sessions at once from one address, 1-MaxClients (default 10)
 #   FTPFLEET_ROOT      sandbox prefix for every instance path; empty on AWS. When set, systemd is
 #                      not touched: whoever runs the sandbox starts the command line in `args`.
 # Needs $FTPFLEET_ROOT/etc/ftpfleet/account (install-packages.sh).
@@ -29,16 +33,29 @@ is_ipv4() {
   for octet in $1; do ((10#$octet <= 255)) || return 1; done
 }
 
+# TLS 1.2 suites: ECDHE key exchange, AES-GCM or ChaCha20-Poly1305 (no CBC, no SHA-1 MAC, no
+# static RSA). TLS 1.3's suites are all AEAD; TLS 1.0 and 1.1 pure-ftpd (>= 1.0.48) refuses itself.
+ciphers=ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384
+ciphers+=:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305
+
 ports="${SSM_PassivePorts:-}"
 address="${SSM_PublicAddress:-}"
-tls="${SSM_TlsMode:-}"
+# The document's defaults again, for a run without them: the secure choice is the default.
+tls="${SSM_TlsMode-required}"
+max_clients="${SSM_MaxClients-50}"
+max_per_ip="${SSM_MaxClientsPerIp-10}"
 [[ "$ports" =~ ^([0-9]{4,5}):([0-9]{4,5})$ ]] || invalid PassivePorts "expected LOW:HIGH, e.g. 30000:30099"
 low="${BASH_REMATCH[1]}"
 high="${BASH_REMATCH[2]}"
 ((10#$low >= 1024 && 10#$low <= 10#$high && 10#$high <= 65535)) ||
   invalid PassivePorts "expected 1024 <= LOW <= HIGH <= 65535"
+# With a single port pure-ftpd would drop its session limit altogether (half of one port is 0).
+((10#$high > 10#$low)) || invalid PassivePorts "expected at least two ports"
 [[ -z "$address" ]] || is_ipv4 "$address" || invalid PublicAddress "expected empty or an IPv4 address"
 [[ "$tls" =~ ^(off|optional|required)$ ]] || invalid TlsMode "expected off, optional or required"
+[[ "$max_clients" =~ ^[1-9][0-9]{0,3}$ ]] || invalid MaxClients "expected a number from 1 to 9999"
+[[ "$max_per_ip" =~ ^[1-9][0-9]{0,3}$ ]] || invalid MaxClientsPerIp "expected a number from 1 to 9999"
+((max_per_ip <= max_clients)) || invalid MaxClientsPerIp "expected at most MaxClients ($max_clients)"
 
 conf="$root/etc/ftpfleet/pure-ftpd"
 pem="$root/etc/ftpfleet/tls/pure-ftpd.pem"
@@ -80,6 +97,8 @@ args=(
   --minuid "$uid"
   --passiveportrange "$low:$high"
   --forcepassiveip "$address"
+  --maxclientsnumber "$max_clients"
+  --maxclientsperip "$max_per_ip"
 )
 case "$tls" in
   off) ;;
@@ -89,7 +108,7 @@ case "$tls" in
       fail "$pem must hold both a private key and a certificate"
     fi
     if [[ "$tls" == optional ]]; then level=1; else level=3; fi
-    args+=(--tls "$level" --certfile "$pem")
+    args+=(--tls "$level" --certfile "$pem" --tlsciphersuite "$ciphers")
     ;;
 esac
 
@@ -104,7 +123,14 @@ tmp="$(mktemp "$conf/args.XXXXXX")"
 printf '%s\n' "${args[@]}" >"$tmp"
 chmod 0644 "$tmp"
 mv -f "$tmp" "$conf/args"
-echo "pure-ftpd: $daemon, passive $low-$high on $address, TLS $tls"
+# pure-ftpd caps sessions at half the passive ports (not to run out of them), without a word.
+pairs=$(((10#$high - 10#$low + 1) / 2))
+effective=$((max_clients < pairs ? max_clients : pairs))
+echo "pure-ftpd: $daemon, passive $low-$high on $address, TLS $tls," \
+  "at most $effective sessions ($max_per_ip per address)"
+if ((effective < max_clients)); then
+  echo "MaxClients $max_clients lowered to $effective: pure-ftpd allows at most half the passive ports" >&2
+fi
 
 if [[ -n "$root" ]]; then
   echo "sandbox ($root): not touching systemd; the command line is in $conf/args"

@@ -11,7 +11,7 @@
 #                     $FTPFLEET_ROOT/etc/ftpfleet/s3fs.passwd (supplied by whoever runs it)
 #   FTPFLEET_ROOT     sandbox prefix for every instance path; empty on AWS.
 # Needs $FTPFLEET_ROOT/etc/ftpfleet/account (install-packages.sh).
-# Writes: the fstab line in $FTPFLEET_ROOT/etc/fstab; the mount itself.
+# Writes: the fstab line in $FTPFLEET_ROOT/etc/fstab; the mount itself (nosymfollow).
 # Exit: 0 mounted (or already was), 1 failure, 2 invalid parameter (nothing changed).
 set -euo pipefail
 
@@ -32,6 +32,11 @@ mnt="$root/mnt/ftpfleet/bucket"
 fstab="$root/etc/fstab"
 
 read_account
+# The kernel follows no link object of the bucket, for root as for pure-ftpd (see apply-users.sh).
+# s3fs (libfuse 2) refuses nosymfollow as a mount option: it is a bind remount.
+nosymfollow() {
+  mount --no-canonicalize -o remount,bind,nosymfollow "$mnt" || fail "cannot set nosymfollow on $mnt"
+}
 command -v s3fs >/dev/null || fail "s3fs is not installed"
 
 # Version-dependent options: 1.92 and later cache "no such object" answers unless told not to;
@@ -41,9 +46,10 @@ read -r major minor <<<"$version" || true
 [[ "${major:-}" =~ ^[0-9]+$ && "${minor:-}" =~ ^[0-9]+$ ]] || fail "cannot read the s3fs version"
 
 # The safe row of the design's cache table: stat cache for one second, no kernel attribute,
-# entry or negative caching, no data cache. allow_other + uid/gid/umask let the FTP users'
-# account read and write; root-only access would hide everything from pure-ftpd's sessions.
-options="_netdev,allow_other,uid=$uid,gid=$gid,umask=0002,mp_umask=0022"
+# entry or negative caching, no data cache. allow_other + uid/gid let the FTP users' account read
+# and write (root-only access would hide everything from pure-ftpd's sessions); umask 0007 keeps
+# every other local account out, for .ftpfleet/users.json holds every user's password hash.
+options="_netdev,allow_other,uid=$uid,gid=$gid,umask=0007,mp_umask=0007"
 options+=",stat_cache_expire=1,attr_timeout=0,entry_timeout=0,negative_timeout=0"
 options+=",endpoint=$region,retries=5"
 if ((major > 1 || (major == 1 && minor >= 92))); then
@@ -69,6 +75,7 @@ mv -f "$tmp" "$fstab"
 
 if mountpoint -q "$mnt"; then
   if ls "$mnt" >/dev/null 2>&1; then
+    nosymfollow
     echo "already mounted: $bucket at $mnt"
     exit 0
   fi
@@ -85,4 +92,5 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 mountpoint -q "$mnt" || fail "s3fs started but $mnt is not a mount point"
+nosymfollow
 echo "mounted $bucket at $mnt (s3fs $major.$minor)"

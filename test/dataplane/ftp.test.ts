@@ -1,8 +1,9 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { systemClock, until } from "@ftpfleet/core";
 import type { S3RequestRecord } from "@ftpfleet/local";
-import { ftpLogin, probeLogin, runChecked, runCommand, Sandbox, type SandboxInstance } from "@ftpfleet/local";
+import { ftpLogin, probeLogin, runCommand, Sandbox, type SandboxInstance } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   dataPlaneSkip,
@@ -16,6 +17,8 @@ import {
 } from "./helpers";
 
 const skip = dataPlaneSkip("ftp.test.ts");
+
+type Client = Awaited<ReturnType<typeof ftpLogin>>;
 
 describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => {
   let world: Sandbox;
@@ -40,16 +43,11 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
         ],
       },
     ]);
+    // The sandbox gives each instance a self-signed PEM, as an operator's would be at
+    // /etc/ftpfleet/tls/pure-ftpd.pem; the provision document's defaults apply (FTPS required).
     instance = await world.addInstance();
-    // A self-signed certificate, as an operator would place at /etc/ftpfleet/tls/pure-ftpd.pem.
-    const pem = join(instance.root, "etc/ftpfleet/tls/pure-ftpd.pem");
-    await runChecked("mkdir", ["-p", join(instance.root, "etc/ftpfleet/tls")]);
-    await runChecked("openssl", [
-      ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=ftpfleet.test"],
-      ...["-keyout", pem, "-out", pem],
-    ]);
-    await instance.provision({ tlsMode: "optional" });
-    alice = { host: instance.address, user: "alice", password: "alice-secret" };
+    await instance.provision();
+    alice = { host: instance.address, user: "alice", password: "alice-secret", tls: true };
   }, 60_000);
 
   afterAll(async () => {
@@ -153,11 +151,86 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
     }
   });
 
-  it("accepts FTPS logins when TLS is optional", async () => {
-    const local = join(scratch, "readme-tls.txt");
-    const got = await lftp({ ...alice, tls: true }, [`get projects/alpha/readme.txt -o ${local}`]);
-    expect(got.code, got.stderr).toBe(0);
-    expect(await readFile(local, "utf8")).toBe("hello from alpha\n");
+  describe("TLS by default", () => {
+    it("refuses a plain-FTP login and serves the same login over FTPS", async () => {
+      const plainLogin = await ftpLogin(instance.address, "alice", "alice-secret", { secure: false }).then(
+        (session) => {
+          session.close();
+          return "logged in";
+        },
+        (error: unknown) => String(error),
+      );
+      expect(plainLogin).toMatch(/cleartext sessions .* are not accepted/);
+      const plain = await lftp({ ...alice, tls: false }, ["cls -1 projects/alpha"]);
+      expect(plain.code).not.toBe(0);
+      expect(plain.stdout).not.toContain("readme.txt");
+
+      expect(await probeLogin(instance.address, "alice", "alice-secret")).toBeGreaterThan(0);
+      const local = join(scratch, "readme-tls.txt");
+      const got = await lftp(alice, [`get projects/alpha/readme.txt -o ${local}`]);
+      expect(got.code, got.stderr).toBe(0);
+      expect(await readFile(local, "utf8")).toBe("hello from alpha\n");
+    });
+
+    /** A TLS handshake after AUTH TLS, as `openssl s_client` makes it from the client's side. */
+    const handshake = (options: string[]) =>
+      runCommand("openssl", [
+        ...["s_client", "-starttls", "ftp", "-connect", `${instance.address}:21`, "-brief"],
+        ...options,
+      ]);
+
+    it.each([
+      ["CBC with SHA-1 (ECDHE)", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"]],
+      ["CBC with SHA-1 (static RSA)", ["-tls1_2", "-cipher", "AES256-SHA"]],
+      ["CBC with SHA-384", ["-tls1_2", "-cipher", "ECDHE-RSA-AES256-SHA384"]],
+      ["GCM without forward secrecy", ["-tls1_2", "-cipher", "AES128-GCM-SHA256"]],
+      ["TLS 1.1", ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]],
+    ])("refuses a client offering only %s", async (_, options) => {
+      const result = await handshake(options);
+      expect(result.code, result.stderr).not.toBe(0);
+      expect(result.stderr).not.toContain("CONNECTION ESTABLISHED");
+      expect(result.stderr).toMatch(/alert (handshake failure|protocol version)/);
+    });
+
+    it.each([
+      ["TLS 1.2, AES-GCM", ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"], "TLSv1.2"],
+      ["TLS 1.2, ChaCha20-Poly1305", ["-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305"], "TLSv1.2"],
+      ["TLS 1.3", ["-tls1_3"], "TLSv1.3"],
+    ])("completes a handshake with a client offering %s", async (_, options, version) => {
+      const result = await handshake(options);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain("CONNECTION ESTABLISHED");
+      expect(result.stderr).toContain(`Protocol version: ${version}`);
+    });
+
+    it("configure-pure-ftpd run without TlsMode, MaxClients and MaxClientsPerIp falls back on the document's defaults", async () => {
+      const args = join(instance.root, "etc/ftpfleet/pure-ftpd/args");
+      const fromDocument = await readFile(args, "utf8");
+      const own = await instance.runScript("configure-pure-ftpd", {
+        PassivePorts: "30000:30019",
+        PublicAddress: instance.address,
+      });
+      expect(own.code, own.stderr).toBe(0);
+      expect(own.stdout).toContain("TLS required");
+      expect(await readFile(args, "utf8")).toBe(fromDocument);
+    });
+  });
+
+  it("refuses the connection beyond MaxClientsPerIp from one address, and takes one again once a session ends", async () => {
+    const limited = await world.addInstance();
+    await limited.provision({ maxClientsPerIp: 2 });
+    const sessions: Client[] = [];
+    try {
+      // The harness's own greeting probe may still be counted for a moment after it closed.
+      for (let n = 0; n < 2; n++) sessions.push(await loginWhenFree(limited.address));
+      await expect(ftpLogin(limited.address, "alice", "alice-secret")).rejects.toThrow(
+        /Too many connections \(2\) from this IP/,
+      );
+      sessions.shift()?.close();
+      sessions.push(await loginWhenFree(limited.address));
+    } finally {
+      for (const session of sessions) session.close();
+    }
   });
 
   it("drains: exit 0 with no session, 3 after the timeout while a session is open", async () => {
@@ -176,3 +249,21 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
     }
   });
 });
+
+/** An FTPS login as alice, retried while the server still counts a session that just ended. */
+async function loginWhenFree(host: string): Promise<Client> {
+  let session: Client | undefined;
+  await until(
+    systemClock,
+    async () => {
+      session = await ftpLogin(host, "alice", "alice-secret").catch((error: unknown) => {
+        if (String(error).includes("Too many connections")) return undefined;
+        throw error;
+      });
+      return session !== undefined;
+    },
+    { what: `a free session on ${host}`, limitMs: 5_000, stepMs: 100 },
+  );
+  if (!session) throw new Error(`no session on ${host}`);
+  return session;
+}

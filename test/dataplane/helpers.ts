@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -42,10 +42,16 @@ export interface Grant {
   access: "ro" | "rw";
 }
 
+/** A user of the manifest: a password is hashed with a new salt on every call; a given hash is kept. */
+export type ManifestUser = { name: string; grants: Grant[] } & (
+  | { password: string }
+  | { passwordHash: string }
+);
+
 export async function putManifest(
   s3: S3Client,
   world: Sandbox,
-  users: { name: string; password: string; grants: Grant[] }[],
+  users: ManifestUser[],
   options: { layout?: "bind" | "symlink"; key?: string } = {},
 ): Promise<void> {
   const manifest = {
@@ -54,7 +60,7 @@ export async function putManifest(
     users: await Promise.all(
       users.map(async (user) => ({
         name: user.name,
-        passwordHash: await sha512Crypt(user.password),
+        passwordHash: "passwordHash" in user ? user.passwordHash : await sha512Crypt(user.password),
         grants: user.grants,
       })),
     ),
@@ -103,4 +109,18 @@ export function writeScratch(dir: string, name: string, content: string | Uint8A
   const path = join(dir, name);
   writeFileSync(path, content);
   return path;
+}
+
+/** The access (`ro` or `rw`) of each mount stacked at exactly `target`, as the kernel has it now. */
+export function mountAccess(target: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((line) => line.split(" "))
+    .filter(
+      (fields) =>
+        fields[4]?.replace(/\\([0-7]{3})/g, (_, octal: string) =>
+          String.fromCharCode(Number.parseInt(octal, 8)),
+        ) === target,
+    )
+    .map((fields) => fields[5]?.split(",")[0] ?? "");
 }

@@ -1,19 +1,37 @@
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
-import { readFile, rm, stat } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { S3Client } from "@aws-sdk/client-s3";
+import { Readable, Writable } from "node:stream";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { systemClock, until } from "@ftpfleet/core";
+import { bundleDocument } from "@ftpfleet/core/documents";
 import {
   type DataPlaneScript,
+  ftpLogin,
   mountsUnder,
   probeLogin,
+  publishArtifact,
   runChecked,
+  runCommand,
   Sandbox,
   type SandboxInstance,
   scriptsDir,
+  sealArtifact,
   seedPureFtpdArtifact,
 } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dataPlaneSkip, putManifest, putObject, scratchDir, writeScratch } from "./helpers";
+import { manifestCases } from "../fixtures/manifest-cases";
+import {
+  dataPlaneSkip,
+  getObject,
+  mountAccess,
+  putManifest,
+  putObject,
+  scratchDir,
+  sha512Crypt,
+  writeScratch,
+} from "./helpers";
 
 const skip = dataPlaneSkip("provisioning.test.ts");
 
@@ -40,7 +58,7 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
   const scratch = scratchDir();
   // Variants of a script written here still find the library they source.
   mkdirSync(join(scratch, "lib"));
-  for (const library of ["common.sh", "packages.sh"]) {
+  for (const library of readdirSync(join(scriptsDir, "lib"))) {
     copyFileSync(join(scriptsDir, "lib", library), join(scratch, "lib", library));
   }
   const homes = () => join(instance.root, "srv/ftpfleet/home");
@@ -72,6 +90,11 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     ["configure-pure-ftpd", { PassivePorts: "99999:100000" }, "PassivePorts"],
     ["configure-pure-ftpd", { PublicAddress: "10.0.0.300" }, "PublicAddress"],
     ["configure-pure-ftpd", { TlsMode: "on" }, "TlsMode"],
+    ["configure-pure-ftpd", { MaxClients: "50 --anonymousonly" }, "MaxClients"],
+    ["configure-pure-ftpd", { MaxClientsPerIp: "0" }, "MaxClientsPerIp"],
+    ["configure-pure-ftpd", { PassivePorts: "30000:30000" }, "PassivePorts"],
+    ["configure-pure-ftpd", { MaxClients: "5", MaxClientsPerIp: "6" }, "MaxClientsPerIp"],
+    ["build-pure-ftpd", { ArtifactKeyParameter: "/key;touch /tmp/ftpfleet-pwned" }, "ArtifactKeyParameter"],
     ["apply-users", { UsersManifestKey: ".ftpfleet/../../etc/passwd.json" }, "UsersManifestKey"],
     ["apply-users", { UsersManifestKey: "users.json" }, "UsersManifestKey"],
     ["drain", { TimeoutSeconds: "10; reboot" }, "TimeoutSeconds"],
@@ -103,56 +126,6 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     expect(existsSync("/tmp/ftpfleet-pwned")).toBe(false);
     expect(await snapshot(instance.root)).toBe(before);
   });
-
-  const hash = `$6$salt$${"a".repeat(86)}`;
-  const user = (grants: unknown, extra: Record<string, unknown> = {}) => ({
-    name: "mallory",
-    passwordHash: hash,
-    grants,
-    ...extra,
-  });
-  const badManifests: [string, unknown][] = [
-    ["a grant climbing out with ..", { version: 1, users: [user([{ path: "../etc", access: "ro" }])] }],
-    ["a grant inside ..", { version: 1, users: [user([{ path: "a/../../etc", access: "ro" }])] }],
-    ["the control folder", { version: 1, users: [user([{ path: ".ftpfleet", access: "rw" }])] }],
-    ["an absolute path", { version: 1, users: [user([{ path: "/etc", access: "ro" }])] }],
-    ["an empty segment", { version: 1, users: [user([{ path: "a//b", access: "ro" }])] }],
-    ["a bad access", { version: 1, users: [user([{ path: "a", access: "rx" }])] }],
-    [
-      "nested grants",
-      {
-        version: 1,
-        users: [
-          user([
-            { path: "a", access: "ro" },
-            { path: "a/b", access: "rw" },
-          ]),
-        ],
-      },
-    ],
-    ["an upper-case name", { version: 1, users: [{ ...user([]), name: "Root" }] }],
-    ["a name with a colon", { version: 1, users: [{ ...user([]), name: "a:0:0" }] }],
-    ["a plain password", { version: 1, users: [{ ...user([]), passwordHash: "secret" }] }],
-    ["a hash with a colon", { version: 1, users: [{ ...user([]), passwordHash: `${hash}:0:0` }] }],
-    ["duplicate users", { version: 1, users: [user([]), user([])] }],
-    ["an unknown field", { version: 1, users: [user([], { shell: "/bin/sh" })] }],
-    ["another version", { version: 2, users: [] }],
-    ["an unknown layout", { version: 1, layout: "copy", users: [] }],
-  ];
-
-  it.each(badManifests)(
-    "apply-users rejects a manifest with %s (exit 2, nothing changed)",
-    async (_, manifest) => {
-      await putObject(s3, world, ".ftpfleet/bad.json", JSON.stringify(manifest));
-      const before = await snapshot(instance.root);
-      const mounts = mountsUnder(homes());
-      const result = await instance.runScript("apply-users", { UsersManifestKey: ".ftpfleet/bad.json" });
-      expect(result.code, result.stdout).toBe(2);
-      expect(result.stderr).toMatch(/^invalid manifest \.ftpfleet\/bad\.json: /);
-      expect(await snapshot(instance.root)).toBe(before);
-      expect(mountsUnder(homes())).toEqual(mounts);
-    },
-  );
 
   it("apply-users converges: removed users lose entry, mounts and home; changed grants are remounted", async () => {
     await putManifest(s3, world, [
@@ -219,6 +192,310 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     expect(mountsUnder(alpha).map((entry) => entry.target)).toEqual([alpha]);
   });
 
+  describe("the manifest rules (test/fixtures/manifest-cases.json) on a real instance", () => {
+    let judge: SandboxInstance;
+    const key = ".ftpfleet/case.json";
+
+    beforeAll(async () => {
+      judge = await world.addInstance();
+      await judge.provision();
+    }, 60_000);
+
+    // The same table test/users.test.ts runs against the TypeScript schema.
+    it.each(manifestCases)("$case", async ({ manifest, field, names }) => {
+      const judgeHomes = join(judge.root, "srv/ftpfleet/home");
+      await putObject(s3, world, key, JSON.stringify(manifest));
+      const before = await snapshot(judge.root);
+      const mounts = mountsUnder(judgeHomes);
+      const result = await judge.runScript("apply-users", { UsersManifestKey: key });
+      if (field === undefined) {
+        expect(result.code, result.stderr).toBe(0);
+        const passwd = await readFile(join(judge.root, "etc/ftpfleet/pure-ftpd/pureftpd.passwd"), "utf8");
+        const applied = passwd.split("\n").filter(Boolean);
+        expect(applied.map((line) => line.split(":")[0]).sort()).toEqual([...names].sort());
+        return;
+      }
+      expect(result.code, result.stdout + result.stderr).toBe(2);
+      expect(result.stderr.startsWith(`invalid manifest ${key}: ${field}: `), result.stderr).toBe(true);
+      expect(await snapshot(judge.root)).toBe(before);
+      expect(mountsUnder(judgeHomes)).toEqual(mounts);
+    });
+  });
+
+  describe("users and the bind layout against bucket writers and local accounts", () => {
+    let host: SandboxInstance;
+    const key = ".ftpfleet/hardening.json";
+    const alice = {
+      name: "alice",
+      password: "a-pass",
+      grants: [{ path: "projects/alpha", access: "ro" as const }],
+    };
+    const apply = (env: Record<string, string> = {}) =>
+      host.runScript("apply-users", { UsersManifestKey: key }, env);
+    const home = (user: string) => join(host.root, "srv/ftpfleet/home", user);
+    /** Runs a command as another local account (uid and gid `id`), without root's groups. */
+    const as = (id: string, command: string[]) =>
+      runCommand("setpriv", [`--reuid=${id}`, `--regid=${id}`, "--clear-groups", ...command]);
+    /** The uid (= gid) pure-ftpd's sessions run as. */
+    const ftpAccount = async () =>
+      (await readFile(join(host.root, "etc/ftpfleet/account"), "utf8")).trim().split(" ")[1] ?? "";
+    // s3fs shows an object whose mode metadata says S_IFLNK as a symbolic link to its body.
+    const link = { mode: String(0o120777) };
+    /** What an FTP download writes, collected. */
+    const sink = (chunks: Buffer[]) =>
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          chunks.push(chunk);
+          done();
+        },
+      });
+
+    beforeAll(async () => {
+      await putManifest(s3, world, [alice], { key });
+      host = await world.addInstance();
+      await host.provision({ usersManifestKey: key });
+    }, 60_000);
+
+    it("refuses a grant reached through a link object, at the grant or above it, and applies the rest: nothing of the host or of .ftpfleet shows", async () => {
+      const hostDir = join(scratch, "host-dir");
+      mkdirSync(hostDir, { recursive: true });
+      writeScratch(hostDir, "host-secret.txt", "of the host\n");
+      await putObject(s3, world, ".ftpfleet/private/secret.txt", "of the fleet\n");
+      await putObject(s3, world, "at-etc", "/etc", link);
+      await putObject(s3, world, "at-fleet", ".ftpfleet", link);
+      await putObject(s3, world, "up-host", hostDir, link);
+      await putObject(s3, world, "up-fleet", ".ftpfleet", link);
+      const eve = {
+        name: "eve",
+        password: "e-pass",
+        grants: [
+          { path: "at-etc", access: "ro" as const },
+          { path: "at-fleet", access: "ro" as const },
+          { path: "up-host/alpha", access: "rw" as const },
+          { path: "up-fleet/private", access: "ro" as const },
+          { path: "projects/alpha", access: "ro" as const },
+        ],
+      };
+      await putManifest(s3, world, [alice, eve], { key });
+      const result = await apply();
+      expect(result.code, result.stderr).toBe(0);
+      // Everything eve's home shows, mounts followed: her one real grant.
+      const shown = (await runChecked("find", [home("eve"), "-mindepth", "1", "-printf", "%P\\n"]))
+        .split("\n")
+        .filter(Boolean);
+      expect(shown).toContain("projects/alpha/readme.txt");
+      expect(shown.filter((path) => !path.startsWith("projects"))).toEqual([]);
+      expect(shown.filter((path) => /passwd|users\.json|secret/.test(path))).toEqual([]);
+      expect(mountsUnder(home("eve")).map((entry) => [entry.target, entry.fsType])).toEqual([
+        [join(home("eve"), "projects/alpha"), "fuse.s3fs"],
+      ]);
+      expect(readdirSync(hostDir)).toEqual(["host-secret.txt"]);
+      expect(mountsUnder(home("alice")).map((entry) => entry.target)).toEqual([
+        join(home("alice"), "projects/alpha"),
+      ]);
+      const session = await ftpLogin(host.address, "eve", "e-pass");
+      try {
+        const names = (await session.list())
+          .map((entry) => entry.name)
+          .filter((name) => !/^\.\.?$/.test(name));
+        expect(names).toEqual(["projects"]);
+      } finally {
+        session.close();
+      }
+      for (const [path, linked] of [
+        ["at-etc", "at-etc"],
+        ["at-fleet", "at-fleet"],
+        ["up-host/alpha", "up-host"],
+        ["up-fleet/private", "up-fleet"],
+      ]) {
+        expect(result.stderr).toContain(
+          `refused grant ${path} of user eve: ${linked} is a link in the bucket`,
+        );
+      }
+      // Underneath: the kernel follows no link of the bucket mount, not even for root.
+      const through = await runCommand("ls", [join(host.bucketMount, "at-etc/")]);
+      expect(through.code).not.toBe(0);
+      expect(through.stdout).not.toContain("passwd");
+    });
+
+    it("a password change ends that user's open sessions, and no one else's", async () => {
+      const aliceHash = await sha512Crypt("a-pass");
+      const users = async (bobPassword: string) => [
+        { name: "alice", passwordHash: aliceHash, grants: alice.grants },
+        { name: "bob", passwordHash: await sha512Crypt(bobPassword), grants: alice.grants },
+      ];
+      await putManifest(s3, world, await users("b-old"), { key });
+      expect((await apply()).code).toBe(0);
+      const aliceSession = await ftpLogin(host.address, "alice", "a-pass");
+      const bobSession = await ftpLogin(host.address, "bob", "b-old");
+      try {
+        await putManifest(s3, world, await users("b-new"), { key });
+        const result = await apply();
+        expect(result.code, result.stderr).toBe(0);
+        await until(
+          systemClock,
+          () =>
+            bobSession.send("NOOP").then(
+              () => false,
+              () => true,
+            ),
+          {
+            what: "bob's session with the old password to end",
+            limitMs: 5_000,
+          },
+        );
+        expect((await aliceSession.send("NOOP")).code).toBe(200);
+        await expect(probeLogin(host.address, "bob", "b-old")).rejects.toThrow(/login refused/);
+        expect(await probeLogin(host.address, "bob", "b-new")).toBeGreaterThan(0);
+      } finally {
+        aliceSession.close();
+        bobSession.close();
+      }
+    });
+
+    it("a read-only grant is never writable in the home, not even while mount(8) is slow", async () => {
+      await putObject(s3, world, "gamma/file.txt", "gamma\n");
+      const target = join(home("alice"), "gamma");
+      // mount(8) lingering after each call: a moment between a bind mount and its read-only
+      // remount would last 300 ms, long enough to be seen.
+      const real = (await runChecked("bash", ["-c", "command -v mount"])).trim();
+      const bin = join(scratch, "slow-mount");
+      mkdirSync(bin, { recursive: true });
+      writeScratch(bin, "mount", `#!/bin/sh\n"${real}" "$@"\nrc=$?\nsleep 0.3\nexit $rc\n`);
+      await runChecked("chmod", ["0755", join(bin, "mount")]);
+      const grants = [...alice.grants, { path: "gamma", access: "ro" as const }];
+      await putManifest(s3, world, [{ ...alice, grants }], { key });
+      const seen = new Set<string>();
+      const watch = setInterval(() => {
+        for (const access of mountAccess(target)) seen.add(access);
+      }, 5);
+      const result = await apply({
+        PATH: `${bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+      }).finally(() => clearInterval(watch));
+      expect(result.code, result.stderr).toBe(0);
+      expect([...seen]).toEqual(["ro"]);
+      const write = await as(await ftpAccount(), ["touch", join(target, "nope.txt")]);
+      expect(write.code).not.toBe(0);
+      expect(await getObject(s3, world, "gamma/nope.txt")).toBeUndefined();
+    });
+
+    it("only root and the FTP account read the bucket through the mount (users.json holds every hash); FTP users still read and write", async () => {
+      await putManifest(
+        s3,
+        world,
+        [{ ...alice, grants: [...alice.grants, { path: "inbox/alice", access: "rw" }] }],
+        { key },
+      );
+      expect((await apply()).code).toBe(0);
+      const manifest = join(host.bucketMount, key);
+      const nobody = await as("65534", ["cat", manifest]);
+      expect(nobody.code).not.toBe(0);
+      expect(nobody.stdout).not.toContain("$6$");
+      expect((await as("65534", ["ls", host.bucketMount])).code).not.toBe(0);
+      expect((await as("65534", ["ls", join(home("alice"), "projects/alpha")])).code).not.toBe(0);
+      // pure-ftpd's sessions run as the FTP account: it must read everything.
+      expect((await as(await ftpAccount(), ["cat", manifest])).stdout).toContain("$6$");
+
+      const session = await ftpLogin(host.address, "alice", "a-pass");
+      try {
+        const chunks: Buffer[] = [];
+        await session.downloadTo(sink(chunks), "projects/alpha/readme.txt");
+        expect(Buffer.concat(chunks).toString()).toBe("alpha\n");
+        await session.uploadFrom(Readable.from(["uploaded\n"]), "inbox/alice/up.txt");
+      } finally {
+        session.close();
+      }
+      expect(await getObject(s3, world, "inbox/alice/up.txt")).toBe("uploaded\n");
+    });
+
+    it("not even the opt-in symlink layout (pure-ftpd-virtualchroot) follows a link object out of the bucket", async () => {
+      await putObject(s3, world, "inbox/alice/passwd-abs", "/etc/passwd", link);
+      await putObject(s3, world, "inbox/alice/passwd-rel", "../../../../../../../../../../etc/passwd", link);
+      await putManifest(s3, world, [{ ...alice, grants: [{ path: "inbox/alice", access: "rw" }] }], {
+        key,
+        layout: "symlink",
+      });
+      try {
+        expect((await apply()).code).toBe(0);
+        await host.restartFtpd();
+        for (const name of ["passwd-abs", "passwd-rel"]) {
+          const session = await ftpLogin(host.address, "alice", "a-pass");
+          const chunks: Buffer[] = [];
+          try {
+            await expect(session.downloadTo(sink(chunks), `inbox/alice/${name}`)).rejects.toThrow(/550/);
+          } finally {
+            session.close();
+          }
+          expect(Buffer.concat(chunks).toString()).not.toContain("root:");
+        }
+      } finally {
+        await putManifest(s3, world, [alice], { key });
+        expect((await apply()).code).toBe(0);
+        await host.restartFtpd();
+      }
+    });
+
+    it("apply-users completes where no FTP session ever started (no scoreboard) as a user's access shrinks", async () => {
+      const fresh = await world.addInstance();
+      try {
+        // The real pure-ftpwho, run where its scoreboard directory does not exist yet.
+        // Where the scripts' find_program looks, below the instance's own usr/local.
+        const real = ["/usr/sbin/pure-ftpwho", "/usr/bin/pure-ftpwho"].find((path) => existsSync(path));
+        const sbin = join(fresh.root, "usr/local/sbin");
+        mkdirSync(sbin, { recursive: true });
+        const who = writeScratch(
+          sbin,
+          "pure-ftpwho",
+          `#!/bin/sh\nexec unshare --mount sh -c 'mount -t tmpfs none /run && exec "$0" "$@"' "${real}" "$@"\n`,
+        );
+        await runChecked("chmod", ["0755", who]);
+        expect((await runCommand(who, ["-s", "-n"])).code).not.toBe(0);
+
+        const freshKey = ".ftpfleet/fresh.json";
+        const inbox = (access: "ro" | "rw") => [
+          { name: "alice", password: "a-pass", grants: [{ path: "inbox/alice", access }] },
+        ];
+        await putManifest(s3, world, inbox("rw"), { key: freshKey });
+        await fresh.provision({ usersManifestKey: freshKey });
+        const target = join(fresh.root, "srv/ftpfleet/home/alice/inbox/alice");
+        expect(mountAccess(target)).toEqual(["rw"]);
+
+        await putManifest(s3, world, inbox("ro"), { key: freshKey });
+        const result = await fresh.runScript("apply-users", { UsersManifestKey: freshKey });
+        expect(result.code, result.stderr).toBe(0);
+        expect(mountAccess(target)).toEqual(["ro"]);
+      } finally {
+        expect(await fresh.stop()).toEqual([]);
+      }
+    });
+
+    it("the bundled apply-users step (rules inlined, nothing sourced) judges and applies as the script does", async () => {
+      const step = bundleDocument("apply-users").mainSteps[0]?.inputs.runCommand[0] ?? "";
+      const alone = scratchDir();
+      try {
+        const path = writeScratch(alone, "apply-users.sh", step);
+        const hash = await sha512Crypt("x");
+        await putObject(
+          s3,
+          world,
+          ".ftpfleet/bundled.json",
+          JSON.stringify({ version: 1, users: [{ name: "bob\n", passwordHash: hash, grants: [] }] }),
+        );
+        const bad = await host.runScriptFile(path, { UsersManifestKey: ".ftpfleet/bundled.json" });
+        expect(bad.code, bad.stderr).toBe(2);
+        expect(bad.stderr).toContain(
+          "invalid manifest .ftpfleet/bundled.json: users[0].name: control or non-ASCII",
+        );
+        await putManifest(s3, world, [alice], { key });
+        const good = await host.runScriptFile(path, { UsersManifestKey: key });
+        expect(good.code, good.stderr).toBe(0);
+        expect(good.stdout).toContain("applied .ftpfleet/hardening.json: 1 user(s)");
+      } finally {
+        await rm(alone, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe("build-pure-ftpd.sh (the build path, with its artifact cache)", () => {
     let builder: SandboxInstance;
     const build = { PureFtpdSource: "build" };
@@ -232,6 +509,26 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
 
     let knownArtifact: string | undefined;
     const artifactOf = (stdout: string) => /cache miss: (\S+)/.exec(stdout)?.[1];
+    /** The builder as before its first build: no pure-ftpd in usr/local, nothing stray. */
+    const uninstall = () =>
+      runChecked("rm", [
+        "-rf",
+        ...["usr/local", "etc/ftpfleet/pure-ftpd/installed-artifact", "etc/evil"].map((p) =>
+          join(builder.root, p),
+        ),
+      ]);
+    /** Runs `commands` in a fresh scratch directory; they write the archive to $OUT. */
+    const makeTarball = async (name: string, commands: string): Promise<string> => {
+      const out = join(scratch, `${name}.tar.gz`);
+      await runChecked("bash", [
+        "-c",
+        `set -euo pipefail; rm -rf "$1"; mkdir -p "$1"; cd "$1"; OUT="$2"; ${commands}`,
+        name,
+        join(scratch, `${name}-tree`),
+        out,
+      ]);
+      return out;
+    };
 
     it("refuses a source whose checksum does not match, installing nothing", async () => {
       writeScratch(scratch, "fake.tar.gz", "not the pure-ftpd release\n");
@@ -242,7 +539,7 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
       expect(result.stderr).toMatch(/checksum mismatch/);
       const artifact = artifactOf(result.stdout);
       knownArtifact = artifact;
-      expect(artifact).toMatch(/\/\.ftpfleet\/artifacts\/pure-ftpd-1\.0\.52-[0-9a-f]{16}\.tar\.gz$/);
+      expect(artifact).toMatch(/\/\.ftpfleet\/artifacts\/pure-ftpd-1\.0\.52-[0-9a-f]{16}\.tar\.gz\.sealed$/);
       expect(await exists(artifact ?? "")).toBe(false);
       expect(existsSync(join(builder.root, "usr/local"))).toBe(false);
     });
@@ -262,13 +559,64 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
       await builder.runScriptChecked("configure-pure-ftpd", {
         PassivePorts: "30000:30019",
         PublicAddress: builder.address,
-        TlsMode: "off",
       });
       const args = await readFile(join(builder.root, "etc/ftpfleet/pure-ftpd/args"), "utf8");
       expect(args.split("\n")[0]).toBe(join(builder.root, "usr/local/sbin/pure-ftpd"));
       await builder.runScriptChecked("apply-users", {});
       await builder.startFtpd();
       expect(await probeLogin(builder.address, "alice", "a-pass")).toBeGreaterThan(0);
+    });
+
+    it.each([
+      ["keeping the genuine MAC line", true],
+      ["without a MAC line, as artifacts had before", false],
+    ])(
+      "never installs an artifact a bucket writer replaced (%s, checksums next to it recomputed): builds instead",
+      async (_, keepMacLine) => {
+        const artifact = knownArtifact ?? "";
+        const genuine = await readFile(artifact);
+        const evil = await makeTarball(
+          "tampered",
+          `mkdir -p usr/local/sbin; printf '#!/bin/sh\\necho pwned\\n' > usr/local/sbin/pure-ftpd
+           chmod 0755 usr/local/sbin/pure-ftpd; tar -czf "$OUT" usr`,
+        );
+        // All that writing to the bucket allows: new bytes, and any checksum recomputed to match.
+        const macLine = genuine.subarray(0, genuine.indexOf(0x0a) + 1);
+        const sealed = macLine.toString().startsWith("ftpfleet-artifact");
+        const forged = Buffer.concat([
+          keepMacLine && sealed ? macLine : Buffer.alloc(0),
+          await readFile(evil),
+        ]);
+        await writeFile(artifact, forged);
+        await writeFile(`${artifact}.sha256`, `${createHash("sha256").update(forged).digest("hex")}\n`);
+        await uninstall();
+        try {
+          const result = await builder.runScript("build-pure-ftpd", build, missingSource());
+          expect(result.code).toBe(1);
+          expect(result.stderr).toMatch(keepMacLine ? /does not match its MAC/ : /carries no MAC/);
+          expect(result.stderr).toMatch(/was NOT installed; building from source/);
+          expect(result.stderr).toMatch(/cannot download/);
+          expect(existsSync(join(builder.root, "usr/local"))).toBe(false);
+        } finally {
+          await writeFile(artifact, genuine);
+          await rm(`${artifact}.sha256`, { force: true });
+        }
+      },
+    );
+
+    it("without an artifact key, neither trusts the cache nor writes to it", async () => {
+      const keyFile = join(builder.root, "etc/ftpfleet/artifact.key");
+      const key = await readFile(keyFile, "utf8");
+      await rm(keyFile);
+      await uninstall();
+      try {
+        const result = await builder.runScript("build-pure-ftpd", build, missingSource());
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(/no artifact key .* neither trusted nor written/);
+        expect(existsSync(join(builder.root, "usr/local"))).toBe(false);
+      } finally {
+        await writeFile(keyFile, key, { mode: 0o600 });
+      }
     });
 
     it("keys the cache by version and configure flags", async () => {
@@ -284,28 +632,178 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
         "flags.sh",
         source.replace("--with-ftpwho)", "--with-ftpwho --with-altlog)"),
       );
-      expect(newer).toMatch(/pure-ftpd-1\.0\.53-[0-9a-f]{16}\.tar\.gz$/);
-      expect(flags).toMatch(/pure-ftpd-1\.0\.52-[0-9a-f]{16}\.tar\.gz$/);
+      expect(newer).toMatch(/pure-ftpd-1\.0\.53-[0-9a-f]{16}\.tar\.gz\.sealed$/);
+      expect(flags).toMatch(/pure-ftpd-1\.0\.52-[0-9a-f]{16}\.tar\.gz\.sealed$/);
       expect(new Set([knownArtifact, newer, flags]).size).toBe(3);
     });
 
-    it("refuses a cached artifact holding paths outside usr/local, extracting nothing", async () => {
-      const source = await readFile(join(scriptsDir, "build-pure-ftpd.sh"), "utf8");
-      const path = writeScratch(scratch, "evil.sh", source.replace("version=1.0.52", "version=6.6.6"));
-      const miss = await builder.runScriptFile(path, build, missingSource());
-      const artifact = artifactOf(miss.stdout) ?? "";
+    // Each holds a usr/local/sbin/pure-ftpd too, ahead of the hostile member: nothing may be extracted.
+    const hostileArchives: [string, string, RegExp][] = [
+      [
+        "a path outside usr/local",
+        `mkdir -p etc usr/local/sbin; echo x > usr/local/sbin/pure-ftpd; echo evil > etc/evil
+         tar -czf "$OUT" usr etc`,
+        /paths outside usr\/local/,
+      ],
+      [
+        "a .. segment",
+        `mkdir -p usr/local/sbin usr/local/x; echo x > usr/local/sbin/pure-ftpd; echo evil > usr/local/x/evil
+         tar -czf "$OUT" --transform 's,^usr/local/x/evil$,usr/local/../../etc/evil,' usr/local/sbin/pure-ftpd usr/local/x/evil`,
+        /a path with an empty, \. or \.\. segment \(usr\/local\/\.\.\/\.\.\/etc\/evil\)/,
+      ],
+      [
+        "an absolute path",
+        `mkdir -p usr/local/sbin usr/local/x; echo x > usr/local/sbin/pure-ftpd; echo evil > usr/local/x/evil
+         tar -czf "$OUT" --absolute-names --transform 's,^usr/local/x/evil$,/etc/evil,' usr/local/sbin/pure-ftpd usr/local/x/evil`,
+        /an absolute path \(\/etc\/evil\)/,
+      ],
+      [
+        "a symlink pointing out",
+        `mkdir -p usr/local/sbin; echo x > usr/local/sbin/pure-ftpd; ln -s ../../../etc usr/local/up
+         tar -czf "$OUT" usr/local/sbin/pure-ftpd usr/local/up`,
+        /links or special files/,
+      ],
+      [
+        "a hard link pointing out",
+        `mkdir -p usr/local/sbin; echo x > usr/local/sbin/pure-ftpd; echo y > usr/local/a; ln usr/local/a usr/local/sbin/b
+         tar -czf "$OUT" --transform 'flags=h;s,^usr/local/a$,etc/evil,' usr/local/sbin/pure-ftpd usr/local/a usr/local/sbin/b`,
+        /links or special files/,
+      ],
+    ];
+
+    let hostileVersion = 0;
+    it.each(hostileArchives)(
+      "refuses a validly sealed artifact holding %s, before extracting anything",
+      async (_, commands, reason) => {
+        // A version of its own, so that each case starts from an empty cache.
+        const version = `version=6.6.${++hostileVersion}`;
+        const source = await readFile(join(scriptsDir, "build-pure-ftpd.sh"), "utf8");
+        const path = writeScratch(scratch, "evil.sh", source.replace("version=1.0.52", version));
+        const miss = await builder.runScriptFile(path, build, missingSource());
+        const artifact = artifactOf(miss.stdout) ?? "";
+        // Sealed with the fleet's key: only the member check stands between it and the root.
+        await publishArtifact(artifact, await makeTarball("hostile", commands), world.artifactKey);
+        await uninstall();
+        const result = await builder.runScriptFile(path, build, missingSource());
+        expect(result.code).toBe(1);
+        expect(result.stderr).toMatch(reason);
+        expect(result.stderr).toMatch(/refusing it/);
+        expect(result.stderr).toMatch(/was NOT installed/);
+        expect(existsSync(join(builder.root, "usr/local"))).toBe(false);
+        expect(existsSync(join(builder.root, "etc/evil"))).toBe(false);
+      },
+    );
+
+    it("lib/artifacts.sh: two instances publishing at once leave one whole artifact, sealed as node's HMAC has it, and no temporary object", async () => {
+      const key = ".ftpfleet/artifacts/race.tar.gz.sealed";
+      const publish = writeScratch(
+        scratch,
+        "publish.sh",
+        `#!/usr/bin/env bash
+set -euo pipefail
+step=publish-test
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "\${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/artifacts.sh
+source "$(dirname "\${BASH_SOURCE[0]}")/lib/artifacts.sh"
+payload="$(mktemp)"
+trap 'rm -f "$payload"' EXIT
+head -c 4000000 /dev/urandom >"$payload"
+artifact_load_key
+artifact_publish "$payload" "$root/mnt/ftpfleet/bucket/${key}"
+sha256sum "$payload" | cut -c1-64
+`,
+      );
+      const runs = await Promise.all([builder, instance].map((i) => i.runScriptFile(publish)));
+      for (const run of runs) expect(run.code, run.stderr).toBe(0);
+      const written = runs.map((run) => run.stdout.trim());
+
+      const object = await s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: key }));
+      const stored = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+      const payload = stored.subarray(stored.indexOf(0x0a) + 1);
+      expect(written).toContain(createHash("sha256").update(payload).digest("hex"));
+      expect(stored.equals(sealArtifact(world.artifactKey, "race.tar.gz.sealed", payload))).toBe(true);
+      const listed = await s3.send(
+        new ListObjectsV2Command({ Bucket: world.bucket, Prefix: ".ftpfleet/artifacts/.race" }),
+      );
+      expect(listed.Contents ?? []).toEqual([]);
+    });
+
+    it("two instances building at once both install, and leave one sealed artifact a third installs from", async () => {
+      // A stand-in release (configure and make that only write a script), checksum pinned to it:
+      // the real source cannot be downloaded here, the rest of the step runs as on AWS.
+      const release = join(scratch, "fake-release", "pure-ftpd-9.9.9");
+      mkdirSync(join(release, "src"), { recursive: true });
+      writeScratch(release, "configure", "#!/bin/sh\nexit 0\n");
+      writeScratch(
+        release,
+        "Makefile",
+        [
+          "all:",
+          "\tprintf '#!/bin/sh\\necho fake\\n' > src/pure-ftpd",
+          "install:",
+          "\tmkdir -p $(DESTDIR)/usr/local/sbin",
+          "\tinstall -m 0755 src/pure-ftpd $(DESTDIR)/usr/local/sbin/",
+          "",
+        ].join("\n"),
+      );
+      const fake = join(scratch, "fake-release.tar.gz");
       await runChecked("bash", [
         "-c",
-        `set -e; mkdir -p "$1/etc" "$1/usr/local/sbin"; echo evil > "$1/etc/evil"; echo x > "$1/usr/local/sbin/pure-ftpd"
-         tar -czf "$2" -C "$1" etc usr; sha256sum "$2" | cut -d" " -f1 > "$2.sha256"`,
-        "artifact",
-        join(scratch, "evil-tree"),
-        artifact,
+        'chmod 0755 "$1/pure-ftpd-9.9.9/configure" && tar -czf "$2" -C "$1" pure-ftpd-9.9.9',
+        "fake-release",
+        join(scratch, "fake-release"),
+        fake,
       ]);
-      const result = await builder.runScriptFile(path, build, missingSource());
-      expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/paths outside usr\/local; refusing it/);
-      expect(existsSync(join(builder.root, "etc/evil"))).toBe(false);
+      const checksum = createHash("sha256")
+        .update(await readFile(fake))
+        .digest("hex");
+      const source = await readFile(join(scriptsDir, "build-pure-ftpd.sh"), "utf8");
+      const path = writeScratch(
+        scratch,
+        "release.sh",
+        source
+          .replace("version=1.0.52", "version=9.9.9")
+          .replace(/^source_sha256=[0-9a-f]{64}$/m, `source_sha256=${checksum}`)
+          .replace("missing_packages build-essential libssl-dev libsodium-dev", "missing_packages make"),
+      );
+      const env = { FTPFLEET_PUREFTPD_SOURCE_URL: `file://${fake}` };
+      const second = await world.addInstance();
+      await second.runScriptChecked("install-packages", build);
+      await second.runScriptChecked("mount-bucket", world.mountParameters());
+      await uninstall();
+      try {
+        const runs = await Promise.all([builder, second].map((i) => i.runScriptFile(path, build, env)));
+        for (const run of runs) {
+          expect(run.code, run.stderr).toBe(0);
+          expect(run.stdout).toMatch(
+            /and cached|published meanwhile by another instance|from cached artifact/,
+          );
+        }
+        const artifact = artifactOf(runs.map((run) => run.stdout).join("\n")) ?? "";
+        const name = artifact.split("/").at(-1) ?? "";
+        expect(name).toMatch(/^pure-ftpd-9\.9\.9-[0-9a-f]{16}\.tar\.gz\.sealed$/);
+        const key = `.ftpfleet/artifacts/${name}`;
+        const object = await s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: key }));
+        const stored = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+        expect(
+          stored.equals(sealArtifact(world.artifactKey, name, stored.subarray(stored.indexOf(0x0a) + 1))),
+        ).toBe(true);
+        const listed = await s3.send(
+          new ListObjectsV2Command({ Bucket: world.bucket, Prefix: ".ftpfleet/artifacts/.pure-ftpd-9.9.9" }),
+        );
+        expect(listed.Contents ?? []).toEqual([]);
+
+        await uninstall();
+        const third = await builder.runScriptFile(path, build, missingSource());
+        expect(third.code, third.stderr).toBe(0);
+        expect(third.stdout).toContain("installed from cached artifact");
+        expect(await readFile(join(builder.root, "usr/local/sbin/pure-ftpd"), "utf8")).toBe(
+          "#!/bin/sh\necho fake\n",
+        );
+      } finally {
+        await uninstall();
+      }
     });
   });
 });

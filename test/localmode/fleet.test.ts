@@ -1,7 +1,8 @@
 import { Resolver } from "node:dns/promises";
+import { rm } from "node:fs/promises";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createLogger, systemClock, until } from "@ftpfleet/core";
-import { DEMO_USER, LOCAL_RECORD, type LocalFleet } from "@ftpfleet/local";
+import { DEMO_USER, LOCAL_RECORD, type LocalFleet, runCommand } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalFleet } from "../../scripts/local-fleet";
 import { dataPlaneSkip, lftp, scratchDir, writeScratch } from "../dataplane/helpers";
@@ -16,7 +17,9 @@ describe.skipIf(skip)("local mode, end to end", () => {
   let fleet: LocalFleet;
   let resolver: Resolver;
   let s3: S3Client;
-  const login = (host: string) => ({ host, user: DEMO_USER.name, password: DEMO_USER.password });
+  const scratch = scratchDir();
+  // FTPS: local mode, like a fleet on AWS, requires it by default (with a self-signed certificate).
+  const login = (host: string) => ({ host, user: DEMO_USER.name, password: DEMO_USER.password, tls: true });
   const serving = () => fleet.status().instances.filter((i) => i.lifecycleState === "InService" && i.inDns);
 
   /** Every address the DNS responder hands out for the fleet's name, over many queries. */
@@ -42,6 +45,7 @@ describe.skipIf(skip)("local mode, end to end", () => {
 
   afterAll(async () => {
     s3?.destroy();
+    await rm(scratch, { recursive: true, force: true });
     await fleet?.stop();
   }, 120_000);
 
@@ -52,7 +56,7 @@ describe.skipIf(skip)("local mode, end to end", () => {
       .map((i) => i.address)
       .sort();
     expect(await answers()).toEqual(addresses);
-    const dir = scratchDir();
+    const dir = scratch;
     const file = writeScratch(dir, "hello.txt", "hello through every instance\n");
     for (const [n, address] of addresses.entries()) {
       const result = await lftp(login(address), [
@@ -68,6 +72,20 @@ describe.skipIf(skip)("local mode, end to end", () => {
       expect(await stored.Body?.transformToString()).toBe("hello through every instance\n");
     }
   }, 180_000);
+
+  it("answers the README's connect line (lftp's defaults, the self-signed certificate accepted) and refuses plain FTP", async () => {
+    const [first] = serving();
+    if (!first) throw new Error("no instance");
+    const readme = await runCommand("lftp", [
+      ...["-u", `${DEMO_USER.name},${DEMO_USER.password}`],
+      ...["-e", "set ssl:verify-certificate no; ls public", first.address],
+    ]);
+    expect(readme.code, readme.stderr).toBe(0);
+    expect(readme.stdout).toContain("README.txt");
+    const plain = await lftp({ ...login(first.address), tls: false }, ["ls public"]);
+    expect(plain.code).not.toBe(0);
+    expect(plain.stdout).not.toContain("README.txt");
+  }, 60_000);
 
   it("sees an overwrite made directly in S3 on every instance", async () => {
     const before = await Promise.all(serving().map((i) => lftp(login(i.address), ["cat public/README.txt"])));
@@ -109,7 +127,7 @@ describe.skipIf(skip)("local mode, end to end", () => {
     await s3.send(new PutObjectCommand({ Bucket: fleet.world.bucket, Key: "public/big.bin", Body: big }));
     const leaving = serving().at(-1);
     if (!leaving) throw new Error("no instance");
-    const dir = scratchDir();
+    const dir = scratch;
     // About 8 s at 3 MB/s: the drain must wait for it.
     const transfer = lftp(login(leaving.address), [
       "set net:limit-rate 3M",

@@ -50,13 +50,24 @@ export const fleetConfigSchema = z
       .regex(/^[0-9]{4,5}:[0-9]{4,5}$/, "first:last")
       .refine((range) => {
         const [first, last] = range.split(":").map(Number);
-        return first !== undefined && last !== undefined && 1024 <= first && first <= last && last <= 65535;
-      }, "an ascending range within 1024-65535")
+        return first !== undefined && last !== undefined && 1024 <= first && first < last && last <= 65535;
+      }, "an ascending range of at least two ports within 1024-65535 (pure-ftpd drops its session limit on one)")
       .default("30000:30099"),
-    tlsMode: z.enum(["off", "optional", "required"]).default("optional"),
+    /** FTPS only by default: with `optional`, passwords may cross the network in clear text. */
+    tlsMode: z.enum(["off", "optional", "required"]).default("required"),
     tlsCertificateParameter: z
       .string()
       .regex(/^(\/[A-Za-z0-9_.-]+)+$/, "an SSM parameter name such as /ftpfleet/tls")
+      .optional(),
+    /** FTP sessions at once per instance (pure-ftpd allows at most half the passive ports). */
+    maxClients: z.coerce.number().int().min(1).max(9999).default(50),
+    /** FTP sessions at once per instance from one client address. */
+    maxClientsPerIp: z.coerce.number().int().min(1).max(9999).default(10),
+    /** SecureString parameter holding the key (64 hex digits) that seals build artifacts cached in
+     * the bucket; without it, instances neither trust nor write the cache. */
+    artifactKeyParameter: z
+      .string()
+      .regex(/^(\/[A-Za-z0-9_.-]+)+$/, "an SSM parameter name such as /ftpfleet/artifact-key")
       .optional(),
     /** Where full command outputs go (SSM keeps only 24,000 characters inline). */
     outputBucket: z
@@ -70,6 +81,10 @@ export const fleetConfigSchema = z
   .refine((config) => config.drainSeconds >= config.recordTtl, {
     message: "drainSeconds must be at least recordTtl, or clients still resolve a leaving instance",
     path: ["drainSeconds"],
+  })
+  .refine((config) => config.maxClientsPerIp <= config.maxClients, {
+    message: "maxClientsPerIp must be at most maxClients",
+    path: ["maxClientsPerIp"],
   })
   .refine((config) => !config.bucket || config.bucketRegion, {
     message: "bucketRegion is required with a bucket",
@@ -95,6 +110,9 @@ const envNames = {
   passivePorts: "FTPFLEET_PASSIVE_PORTS",
   tlsMode: "FTPFLEET_TLS_MODE",
   tlsCertificateParameter: "FTPFLEET_TLS_CERTIFICATE_PARAMETER",
+  maxClients: "FTPFLEET_MAX_CLIENTS",
+  maxClientsPerIp: "FTPFLEET_MAX_CLIENTS_PER_IP",
+  artifactKeyParameter: "FTPFLEET_ARTIFACT_KEY_PARAMETER",
   outputBucket: "FTPFLEET_OUTPUT_BUCKET",
   agentTimeoutSeconds: "FTPFLEET_AGENT_TIMEOUT_SECONDS",
 } as const satisfies Record<keyof z.input<typeof fleetConfigSchema>, string>;

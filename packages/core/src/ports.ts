@@ -88,8 +88,9 @@ export interface InstanceView {
 export interface InstancePort {
   /** Every pending or running instance that the group launched (warm pool included). */
   groupInstances(): Promise<InstanceView[]>;
-  /** Records the launch each instance is now prepared for; readiness of any earlier launch is gone. */
-  beginLaunch(launches: ReadonlyMap<string, string>): Promise<void>;
+  /** Records the launch each instance is now prepared for; readiness of any earlier launch is gone.
+   * `ready`: the instances are ready for it at once (fleets without provisioning). */
+  beginLaunch(launches: ReadonlyMap<string, string>, options?: { ready: boolean }): Promise<void>;
   /** Each instance is ready for the given launch (its current one). */
   markReady(launches: ReadonlyMap<string, string>): Promise<void>;
   /** Removes launch and readiness: the instance is in service or left it, and needs neither. */
@@ -102,7 +103,9 @@ export interface InvocationView {
   /** The document the command ran, as SSM records it. */
   document: string;
   status: string;
-  /** The first lines of stderr (SSM keeps 8,000 characters inline), for the log. */
+  /** The first step that did not succeed, if any. */
+  failedStep?: string;
+  /** The first lines of that step's stderr (SSM keeps 8,000 characters inline), for the log. */
   stderrHead: string;
   /** Where the full output is, when commands write to an S3 output bucket. */
   outputUrl?: string;

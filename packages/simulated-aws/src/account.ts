@@ -15,7 +15,7 @@ import { DOCUMENT_NAMES, readDocument } from "@ftpfleet/core/documents";
 import { type EventBridgeEvent, type GroupSettings, SimulatedAutoScaling } from "./autoscaling";
 import { SimulatedClock } from "./clock";
 import { type AddressPlan, SimulatedEc2 } from "./ec2";
-import { SimulatedQueue } from "./queue";
+import { type QueueSettings, SimulatedQueue } from "./queue";
 import { SimulatedRoute53, type ThrottleSettings } from "./route53";
 import { type CommandExecutor, SimulatedSsm, type SsmSettings, succeedsAfter } from "./ssm";
 
@@ -33,9 +33,13 @@ export interface SimulationOptions<C extends Clock = SimulatedClock> {
   apiLatencyMs?: number;
   /** At-least-once delivery: publish every event twice. */
   duplicateEvents?: boolean;
-  /** What runs SSM commands; by default every command succeeds after 60 s. */
+  /** What runs SSM commands, step by step; by default every step succeeds after 10 s (provision's
+   * six steps take a minute). */
   commandExecutor?: CommandExecutor;
   ssm?: Partial<SsmSettings>;
+  /** The lifecycle queue: visibility timeout, receives before dead-lettering, and at-least-once
+   * redelivery of handled messages (opt-in). */
+  queue?: Partial<QueueSettings>;
 }
 
 /** Route53's documented account-wide rate. */
@@ -66,7 +70,7 @@ export class SimulatedAws<C extends Clock = SimulatedClock> {
         options.zoneName ?? config.recordName.split(".").slice(1).join("."),
       );
     }
-    this.lifecycleQueue = new SimulatedQueue(this.clock);
+    this.lifecycleQueue = new SimulatedQueue(this.clock, options.queue);
     const rules = [lifecycleEventPattern(config.asgName), commandStatusPattern(config)];
     const publish = (event: EventBridgeEvent) => {
       this.published.push(event);
@@ -85,8 +89,9 @@ export class SimulatedAws<C extends Clock = SimulatedClock> {
       this.clock,
       this.ec2,
       publish,
-      options.commandExecutor ?? succeedsAfter(this.clock, 60_000),
+      options.commandExecutor ?? succeedsAfter(this.clock, 10_000),
       { agentDelayMs: 20_000, registrationDelayMs: 500, deliveryDelayMs: 1_000, ...options.ssm },
+      { account: options.group?.account ?? "123456789012", region: options.group?.region ?? "us-east-1" },
     );
     for (const name of DOCUMENT_NAMES) this.ssm.documents.set(documentName(config, name), readDocument(name));
     for (const service of [this.ec2, this.route53, this.lifecycleQueue, this.autoscaling, this.ssm]) {

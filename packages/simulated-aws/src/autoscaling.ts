@@ -24,6 +24,33 @@ export interface GroupSettings {
   terminateHook?: HookSettings;
   account?: string;
   region?: string;
+  /** Time an instance spends in Pending:Proceed after its launch action is answered CONTINUE (or
+   * expires so), before InService. */
+  pendingProceedMs?: number;
+  /** Time an instance spends in Terminating:Proceed (EC2 shutting-down) after its terminate action
+   * ends, before it is terminated and leaves the group. */
+  terminatingProceedMs?: number;
+  /** Opt-in eventual consistency: DescribeAutoScalingGroups answers the group as it was this many
+   * ms ago. 0 or absent: describes are current. */
+  describeLagMs?: number;
+  /** A warm pool (pool state Running) whose instances return to it on scale-in: the terminate hook
+   * holds a leaving instance in Warmed:Pending:Wait (destination WarmPool), and a scale-out takes
+   * warm instances first (launch hook, origin WarmPool). Warm instances are not group members.
+   * `minSize` (opt-in): the pool is kept at that many instances by launching new ones INTO it: each
+   * goes Warmed:Pending:Wait (launch hook, origin EC2, destination WarmPool), then on CONTINUE
+   * Warmed:Pending:Proceed → Warmed:Running; ABANDON (or expiry with that default) terminates it
+   * (Warmed:Terminated; a terminate hook is not run for it here) and the pool is refilled. */
+  warmPool?: { reuseOnScaleIn: boolean; minSize?: number };
+}
+
+/** Short, as the proceed states are on AWS once nothing else (load balancers, warm pools) waits. */
+export const DEFAULT_PENDING_PROCEED_MS = 1_000;
+export const DEFAULT_TERMINATING_PROCEED_MS = 5_000;
+
+interface GroupView {
+  at: number;
+  desired: number;
+  instances: { InstanceId: string; LifecycleState: string; HealthStatus: string }[];
 }
 
 interface PendingAction {
@@ -47,25 +74,34 @@ export type EventBridgeEvent = Record<string, unknown> & {
   detail: Record<string, unknown>;
 };
 
-const LEAVING = /^(Terminating|Terminated)/;
+const LEAVING = /^(Terminating|Terminated|Warmed)/;
 
 /** A stateful Auto Scaling group with lifecycle hooks: it launches and terminates simulated EC2
  * instances, publishes lifecycle events as EventBridge would, expires actions that are not answered
- * in time (applying the hook's default result), and refuses answers to actions that are not active. */
+ * in time (applying the hook's default result), and refuses answers to actions that are not active.
+ * A launch goes Pending:Wait → Pending:Proceed → InService, a termination Terminating:Wait →
+ * Terminating:Proceed → gone; describes may lag behind (`describeLagMs`). */
 export class SimulatedAutoScaling {
   readonly calls = new CallLog();
   /** Simulated time each API call takes. */
   latencyMs = 0;
   readonly faults = new Faults();
   readonly members = new Map<string, GroupMember>();
+  /** Instances in the warm pool (Warmed:Running, or Warmed:Pending:* while launched into it):
+   * running, tagged with the group, not members. */
+  readonly warmPool = new Map<string, GroupMember>();
   desired = 0;
+  /** What describes answer from when they lag: the group after each change, oldest first. */
+  #history: GroupView[] = [];
 
   constructor(
     readonly clock: Clock,
     readonly ec2: SimulatedEc2,
     readonly settings: GroupSettings,
     readonly publish: (event: EventBridgeEvent) => void,
-  ) {}
+  ) {
+    this.#record();
+  }
 
   client(): AutoScalingClient {
     return answerFrom(
@@ -88,8 +124,11 @@ export class SimulatedAutoScaling {
     this.expireDue();
     this.desired = capacity;
     const active = this.#active();
-    for (const member of active.slice(capacity).reverse()) this.#beginTermination(member);
+    const reuse = this.settings.warmPool?.reuseOnScaleIn ?? false;
+    for (const member of active.slice(capacity).reverse()) this.#beginTermination(member, reuse);
     this.#balance();
+    this.#fillWarmPool();
+    this.#record();
   }
 
   /** The instance fails its health check: the group terminates and replaces it. */
@@ -102,12 +141,13 @@ export class SimulatedAutoScaling {
     member.healthStatus = "Unhealthy";
     if (!LEAVING.test(member.lifecycleState)) this.#beginTermination(member);
     this.#balance();
+    this.#record();
   }
 
   /** Answers every action whose time is up with its hook's default result. */
   expireDue(): void {
     const now = this.clock.now();
-    for (const member of [...this.members.values()]) {
+    for (const member of [...this.members.values(), ...this.warmPool.values()]) {
       const action = member.action;
       if (action && now >= Math.min(action.deadline, action.overallDeadline)) {
         this.#finish(member, action.hook.defaultResult);
@@ -131,6 +171,19 @@ export class SimulatedAutoScaling {
   }
 
   #launch(): void {
+    const warm = [...this.warmPool.values()].find((m) => m.lifecycleState === "Warmed:Running");
+    if (warm) {
+      this.warmPool.delete(warm.instanceId);
+      this.members.set(warm.instanceId, warm);
+      const hook = this.settings.launchHook;
+      if (!hook) {
+        warm.lifecycleState = "InService";
+        return;
+      }
+      warm.lifecycleState = "Pending:Wait";
+      this.#startAction(warm, "launch", hook, { Origin: "WarmPool", Destination: "AutoScalingGroup" });
+      return;
+    }
     const instance = this.ec2.launch({ "aws:autoscaling:groupName": this.settings.name });
     const member: GroupMember = {
       instanceId: instance.instanceId,
@@ -147,15 +200,67 @@ export class SimulatedAutoScaling {
     this.#startAction(member, "launch", hook, { Origin: "EC2", Destination: "AutoScalingGroup" });
   }
 
-  #beginTermination(member: GroupMember): void {
+  /** Launches new instances into the warm pool until it holds `warmPool.minSize` (opt-in). */
+  #fillWarmPool(): void {
+    const minSize = this.settings.warmPool?.minSize ?? 0;
+    for (let missing = minSize - this.warmPool.size; missing > 0; missing--) {
+      const instance = this.ec2.launch({ "aws:autoscaling:groupName": this.settings.name });
+      const member: GroupMember = {
+        instanceId: instance.instanceId,
+        lifecycleState: "Warmed:Pending",
+        healthStatus: "Healthy",
+      };
+      this.warmPool.set(member.instanceId, member);
+      const hook = this.settings.launchHook;
+      if (!hook) {
+        member.lifecycleState = "Warmed:Running";
+        continue;
+      }
+      member.lifecycleState = "Warmed:Pending:Wait";
+      this.#startAction(member, "launch", hook, { Origin: "EC2", Destination: "WarmPool" });
+    }
+  }
+
+  /** The end of a launch into the warm pool: Warmed:Pending:Proceed, then Warmed:Running; or, abandoned, terminated. */
+  #finishWarming(member: GroupMember, result: "CONTINUE" | "ABANDON"): void {
+    if (result === "ABANDON") {
+      this.warmPool.delete(member.instanceId);
+      member.lifecycleState = "Warmed:Terminated";
+      if (this.ec2.instances.has(member.instanceId)) this.ec2.setState(member.instanceId, "terminated");
+      this.#fillWarmPool();
+      return;
+    }
+    member.lifecycleState = "Warmed:Pending:Proceed";
+    void this.clock.sleep(this.settings.pendingProceedMs ?? DEFAULT_PENDING_PROCEED_MS).then(() => {
+      if (
+        this.warmPool.get(member.instanceId) !== member ||
+        member.lifecycleState !== "Warmed:Pending:Proceed"
+      )
+        return;
+      member.lifecycleState = "Warmed:Running";
+    });
+  }
+
+  #beginTermination(member: GroupMember, reuse = false): void {
     delete member.action;
     const hook = this.settings.terminateHook;
     if (!hook) {
-      this.#terminated(member);
+      if (reuse) this.#toWarmPool(member);
+      else this.#terminated(member);
       return;
     }
-    member.lifecycleState = "Terminating:Wait";
-    this.#startAction(member, "terminate", hook, { Origin: "AutoScalingGroup", Destination: "EC2" });
+    member.lifecycleState = reuse ? "Warmed:Pending:Wait" : "Terminating:Wait";
+    this.#startAction(member, "terminate", hook, {
+      Origin: "AutoScalingGroup",
+      Destination: reuse ? "WarmPool" : "EC2",
+    });
+  }
+
+  /** Back to the warm pool: still running, out of the group until a scale-out takes it again. */
+  #toWarmPool(member: GroupMember): void {
+    this.members.delete(member.instanceId);
+    member.lifecycleState = "Warmed:Running";
+    this.warmPool.set(member.instanceId, member);
   }
 
   #terminated(member: GroupMember): void {
@@ -207,7 +312,7 @@ export class SimulatedAutoScaling {
   #scheduleExpiry(action: PendingAction): void {
     const wait = Math.min(action.deadline, action.overallDeadline) - this.clock.now();
     void this.clock.sleep(wait).then(() => {
-      const member = [...this.members.values()].find((m) => m.action === action);
+      const member = [...this.members.values(), ...this.warmPool.values()].find((m) => m.action === action);
       if (!member) return;
       if (this.clock.now() >= Math.min(action.deadline, action.overallDeadline)) this.expireDue();
       else this.#scheduleExpiry(action);
@@ -217,13 +322,73 @@ export class SimulatedAutoScaling {
   #finish(member: GroupMember, result: "CONTINUE" | "ABANDON"): void {
     const action = member.action;
     delete member.action;
+    if (action?.transition === "launch" && this.warmPool.get(member.instanceId) === member) {
+      this.#finishWarming(member, result);
+      return;
+    }
     if (action?.transition === "launch") {
-      if (result === "CONTINUE") member.lifecycleState = "InService";
+      if (result === "CONTINUE") this.#proceed(member);
       else this.#beginTermination(member);
+    } else if (member.lifecycleState === "Warmed:Pending:Wait") {
+      this.#toWarmPool(member);
     } else {
-      this.#terminated(member);
+      this.#terminating(member);
     }
     this.#balance();
+    this.#record();
+  }
+
+  /** Pending:Proceed for a moment, then InService (unless the instance left meanwhile). */
+  #proceed(member: GroupMember): void {
+    member.lifecycleState = "Pending:Proceed";
+    void this.clock.sleep(this.settings.pendingProceedMs ?? DEFAULT_PENDING_PROCEED_MS).then(() => {
+      if (this.members.get(member.instanceId) !== member || member.lifecycleState !== "Pending:Proceed")
+        return;
+      member.lifecycleState = "InService";
+      this.#record();
+    });
+  }
+
+  /** Terminating:Proceed while EC2 shuts the instance down, then it is gone from the group. */
+  #terminating(member: GroupMember): void {
+    member.lifecycleState = "Terminating:Proceed";
+    if (this.ec2.instances.has(member.instanceId)) this.ec2.setState(member.instanceId, "shutting-down");
+    void this.clock.sleep(this.settings.terminatingProceedMs ?? DEFAULT_TERMINATING_PROCEED_MS).then(() => {
+      if (this.members.get(member.instanceId) !== member) return;
+      this.#terminated(member);
+      this.#record();
+    });
+  }
+
+  /** The group as DescribeAutoScalingGroups shows it right now. */
+  #view(): GroupView {
+    return {
+      at: this.clock.now(),
+      desired: this.desired,
+      instances: [...this.members.values()].map((m) => ({
+        InstanceId: m.instanceId,
+        LifecycleState: m.lifecycleState,
+        HealthStatus: m.healthStatus,
+      })),
+    };
+  }
+
+  /** Keeps the group's past for lagging describes: the newest view at or before the lag, and after. */
+  #record(): void {
+    const lag = this.settings.describeLagMs ?? 0;
+    if (lag <= 0) return;
+    const view = this.#view();
+    const last = this.#history.at(-1);
+    if (
+      last &&
+      last.desired === view.desired &&
+      JSON.stringify(last.instances) === JSON.stringify(view.instances)
+    )
+      return;
+    if (last?.at === view.at) this.#history[this.#history.length - 1] = view;
+    else this.#history.push(view);
+    const cutoff = view.at - lag;
+    while ((this.#history[1]?.at ?? Number.POSITIVE_INFINITY) <= cutoff) this.#history.shift();
   }
 
   #findAction(input: {
@@ -235,7 +400,7 @@ export class SimulatedAutoScaling {
     if (input.AutoScalingGroupName !== this.settings.name) {
       throw validationError(`Group ${input.AutoScalingGroupName} not found`);
     }
-    const member = [...this.members.values()].find(
+    const member = [...this.members.values(), ...this.warmPool.values()].find(
       (m) =>
         m.action?.hook.name === input.LifecycleHookName &&
         (input.LifecycleActionToken
@@ -270,19 +435,20 @@ export class SimulatedAutoScaling {
   #describe(input: DescribeAutoScalingGroupsCommandInput) {
     const names = input.AutoScalingGroupNames ?? [];
     if (names.length > 0 && !names.includes(this.settings.name)) return { AutoScalingGroups: [] };
+    const lag = this.settings.describeLagMs ?? 0;
+    const then = this.clock.now() - lag;
+    const view =
+      lag > 0
+        ? (this.#history.findLast((v) => v.at <= then) ?? { at: then, desired: 0, instances: [] })
+        : this.#view();
     return {
       AutoScalingGroups: [
         {
           AutoScalingGroupName: this.settings.name,
-          DesiredCapacity: this.desired,
+          DesiredCapacity: view.desired,
           MinSize: 0,
           MaxSize: 1000,
-          Instances: [...this.members.values()].map((m) => ({
-            InstanceId: m.instanceId,
-            LifecycleState: m.lifecycleState,
-            HealthStatus: m.healthStatus,
-            ProtectedFromScaleIn: false,
-          })),
+          Instances: view.instances.map((i) => ({ ...i, ProtectedFromScaleIn: false })),
         },
       ],
     };

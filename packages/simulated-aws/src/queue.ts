@@ -20,8 +20,22 @@ export interface ConsumerSettings {
   concurrency: number;
 }
 
-/** An SQS queue with delays, visibility timeouts, redelivery of failed messages and a dead-letter
- * list, consumed the way a Lambda event source mapping consumes it. */
+export interface QueueSettings {
+  visibilityTimeoutMs: number;
+  /** Receives after which a message that comes back goes to the dead-letter list instead. */
+  maxReceiveCount: number;
+  /** Opt-in at-least-once delivery: some messages the consumer handled successfully come back after
+   * their visibility timeout, as if the delete had been lost. Either each success with this
+   * probability (drawn from a generator seeded with `seed`, so a run repeats exactly), or every
+   * `every`-th success. */
+  redeliverSucceeded?: { probability: number; seed: number } | { every: number };
+}
+
+const DEFAULT_QUEUE_SETTINGS: QueueSettings = { visibilityTimeoutMs: 60_000, maxReceiveCount: 5 };
+
+/** An SQS queue with delays, visibility timeouts, redelivery of failed messages (and, opt-in, of
+ * handled ones: SQS delivers at least once) and a dead-letter list, consumed the way a Lambda event
+ * source mapping consumes it. */
 export class SimulatedQueue {
   readonly calls = new CallLog();
   /** Simulated time each API call takes. */
@@ -29,6 +43,11 @@ export class SimulatedQueue {
   readonly deadLetters: Stored[] = [];
   /** Batches handed to the consumer, for benchmarks. */
   batches = 0;
+  /** Handled messages delivered again (`redeliverSucceeded`). */
+  redelivered = 0;
+  readonly settings: QueueSettings;
+  #succeeded = 0;
+  readonly #random: () => number;
   #messages: Stored[] = [];
   #waiters: (() => void)[] = [];
   #stopped = false;
@@ -36,11 +55,12 @@ export class SimulatedQueue {
 
   constructor(
     readonly clock: Clock,
-    readonly settings: { visibilityTimeoutMs: number; maxReceiveCount: number } = {
-      visibilityTimeoutMs: 60_000,
-      maxReceiveCount: 5,
-    },
-  ) {}
+    settings: Partial<QueueSettings> = {},
+  ) {
+    this.settings = { ...DEFAULT_QUEUE_SETTINGS, ...settings };
+    const redeliver = this.settings.redeliverSucceeded;
+    this.#random = seededRandom(redeliver && "seed" in redeliver ? redeliver.seed : 1);
+  }
 
   send(body: string, delaySeconds = 0): string {
     if (delaySeconds < 0 || delaySeconds > 900) {
@@ -127,13 +147,26 @@ export class SimulatedQueue {
         failed = new Set(batch.map((m) => m.messageId));
       }
       for (const message of batch) {
-        if (!failed.has(message.messageId)) this.#delete(message);
+        const handled = !failed.has(message.messageId);
+        if (handled && !this.#redeliver()) this.#delete(message);
         else if (message.receiveCount >= this.settings.maxReceiveCount) {
+          // Its next receive would exceed maxReceiveCount: SQS moves it to the dead-letter queue.
           this.#delete(message);
           this.deadLetters.push(message);
         }
       }
     }
+  }
+
+  /** Whether the delete of a handled message is lost, so that it comes back after its visibility
+   * timeout (`redeliverSucceeded`). */
+  #redeliver(): boolean {
+    const rule = this.settings.redeliverSucceeded;
+    if (!rule) return false;
+    this.#succeeded++;
+    const again = "every" in rule ? this.#succeeded % rule.every === 0 : this.#random() < rule.probability;
+    if (again) this.redelivered++;
+    return again;
   }
 
   #visible(): Stored[] {
@@ -157,4 +190,16 @@ export class SimulatedQueue {
     this.#waiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** xorshift32: a small deterministic generator, so that "random" redelivery repeats run to run. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 2 ** 32;
+  };
 }

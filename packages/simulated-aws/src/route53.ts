@@ -22,8 +22,11 @@ export interface ThrottleSettings {
 const meta = { httpStatusCode: 400 };
 
 /** A stateful Route53 that enforces the rules the fleet depends on: exact-match DELETE, no
- * duplicate CREATE, all-or-nothing batches of ≤ 1,000 changes, ≤ 100 weighted records per name and
- * type, no weighted beside non-weighted, and an account-wide request rate. */
+ * duplicate CREATE, all-or-nothing batches of ≤ 1,000 changes, a CNAME alone at its name, one
+ * routing policy per name and type (a SetIdentifier exactly when there is a routing policy; only
+ * records with `Weight` are weighted), ≤ 100 weighted records per name and type, and an
+ * account-wide request rate. Malformed changes fail the request as InvalidInput; changes the zone's
+ * records refuse fail it as InvalidChangeBatch, with Route53's wording where it is known. */
 export class SimulatedRoute53 {
   readonly calls = new CallLog();
   /** Simulated time each API call takes. */
@@ -140,6 +143,11 @@ export class SimulatedRoute53 {
         message: `a change batch holds 1 to 1000 changes, got ${weight}`,
       });
     }
+    // A malformed change fails the whole request before any record is looked at.
+    for (const change of changes) {
+      const malformed = invalidInput(change);
+      if (malformed) throw new InvalidInput({ $metadata: meta, message: `Invalid request: ${malformed}` });
+    }
     // All or nothing: apply to a copy, keep it only if every change is valid.
     const records = structuredClone(zone.records);
     const errors = changes.flatMap((change) => applyChange(records, change, zone.name));
@@ -158,9 +166,56 @@ export class SimulatedRoute53 {
   }
 }
 
-function applyChange(records: ResourceRecordSet[], change: Change, zoneName: string): string[] {
+/** The fields that give a record set a routing policy other than simple; a record set has at most
+ * one of them, and has one exactly when it has a SetIdentifier. Only `Weight` makes it weighted. */
+const ROUTING_POLICIES = [
+  "Weight",
+  "Region",
+  "Failover",
+  "GeoLocation",
+  "MultiValueAnswer",
+  "GeoProximityLocation",
+  "CidrRoutingConfig",
+] as const;
+
+type RoutingPolicy = (typeof ROUTING_POLICIES)[number] | "simple";
+
+function policyFields(set: ResourceRecordSet): RoutingPolicy[] {
+  return ROUTING_POLICIES.filter((field) => set[field] !== undefined);
+}
+
+/** Weighted, latency (Region), failover, geolocation, multivalue answer, geoproximity, IP-based, or
+ * simple: the policy every record set of one name and type must share. */
+function routingPolicy(set: ResourceRecordSet): RoutingPolicy {
+  return policyFields(set)[0] ?? "simple";
+}
+
+/** What Route53 refuses as an invalid request (InvalidInput), whatever the zone holds. */
+function invalidInput(change: Change): string | undefined {
   const set = change.ResourceRecordSet;
-  if (!set?.Name || !set.Type) return ["a change needs a record set with Name and Type"];
+  if (!set?.Name || !set.Type) return "a change needs a record set with Name and Type";
+  const where = `in Change with [Action=${change.Action}, Name=${set.Name}, Type=${set.Type}, SetIdentifier=${set.SetIdentifier ?? "null"}]`;
+  const policies = policyFields(set);
+  if (policies.length > 0 && set.SetIdentifier === undefined) return `Missing field 'SetIdentifier' ${where}`;
+  if (set.SetIdentifier !== undefined && policies.length !== 1) {
+    const found = policies.length === 0 ? "none" : policies.join(" and ");
+    return `Expected exactly one of [${ROUTING_POLICIES.join(", ")}], but found ${found} ${where}`;
+  }
+  const plain = set.TTL !== undefined || set.ResourceRecords !== undefined;
+  if (set.AliasTarget ? plain : set.TTL === undefined || !set.ResourceRecords?.length) {
+    return `Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found ${set.AliasTarget ? "more than one" : "none"} ${where}`;
+  }
+  if (set.TTL !== undefined && (set.TTL < 0 || set.TTL > 2147483647))
+    return `TTL must be 0 to 2147483647 ${where}`;
+  if (set.SetIdentifier !== undefined && (set.SetIdentifier.length < 1 || set.SetIdentifier.length > 128))
+    return `SetIdentifier must be 1 to 128 characters ${where}`;
+  if (set.Weight !== undefined && (set.Weight < 0 || set.Weight > 255))
+    return `Weight must be 0 to 255 ${where}`;
+  return undefined;
+}
+
+function applyChange(records: ResourceRecordSet[], change: Change, zoneName: string): string[] {
+  const set = change.ResourceRecordSet as ResourceRecordSet & { Name: string; Type: string };
   const wanted = { ...set, Name: canonical(set.Name) };
   const label = `[name='${wanted.Name}', type='${wanted.Type}'${wanted.SetIdentifier ? `, set-identifier='${wanted.SetIdentifier}'` : ""}]`;
   const invalid = validate(wanted, zoneName);
@@ -179,35 +234,61 @@ function applyChange(records: ResourceRecordSet[], change: Change, zoneName: str
   if (change.Action === "CREATE" && index >= 0) {
     return [`Tried to create resource record set ${label} but it already exists`];
   }
-  const sameName = records.filter((r, i) => i !== index && r.Name === wanted.Name && r.Type === wanted.Type);
-  if (sameName.some((r) => Boolean(r.SetIdentifier) !== Boolean(wanted.SetIdentifier))) {
-    return [
-      `RRSet ${label} is not permitted because a conflicting RRSet of type ${wanted.Type} with the same DNS name already exists`,
-    ];
-  }
-  if (wanted.SetIdentifier && sameName.length >= 100) {
-    return [`RRSet ${label} would exceed the limit of 100 weighted record sets with the same name and type`];
-  }
+  const conflict = conflictAtName(
+    records.filter((r, i) => i !== index && r.Name === wanted.Name),
+    wanted,
+    zoneName,
+  );
+  if (conflict) return [conflict];
   if (index >= 0) records[index] = wanted;
   else records.push(wanted);
   return [];
 }
 
+/** A CNAME is alone at its name; the record sets of one name and type share one routing policy;
+ * at most 100 of them are weighted. */
+function conflictAtName(
+  others: ResourceRecordSet[],
+  wanted: ResourceRecordSet,
+  zoneName: string,
+): string | undefined {
+  const name = wanted.Name;
+  if (wanted.Type === "CNAME" && others.some((r) => r.Type !== "CNAME")) {
+    return `RRSet of type CNAME with DNS name ${name} is not permitted as it conflicts with other records with the same DNS name in zone ${zoneName}`;
+  }
+  if (wanted.Type !== "CNAME" && others.some((r) => r.Type === "CNAME")) {
+    return `RRSet of type ${wanted.Type} with DNS name ${name} is not permitted because a conflicting RRSet of type CNAME with the same DNS name already exists in zone ${zoneName}`;
+  }
+  const sameType = others.filter((r) => r.Type === wanted.Type);
+  const policy = routingPolicy(wanted);
+  const other = sameType.find((r) => routingPolicy(r) !== policy);
+  if (other) {
+    const rrset = `RRSet with DNS name ${name}, type ${wanted.Type}`;
+    if (policy === "simple")
+      return `${rrset} cannot be created as other RRSets exist with the same name and type`;
+    const existing = routingPolicy(other);
+    if (existing === "simple") {
+      return `${rrset}, SetIdentifier ${wanted.SetIdentifier} is not permitted because a conflicting RRSet of type ${wanted.Type} without SetIdentifier already exists with the same DNS name`;
+    }
+    const set =
+      existing === "Weight"
+        ? "a weighted set"
+        : policy === "Weight"
+          ? "a non-weighted set"
+          : `a set with routing policy ${existing}`;
+    return `${rrset}, SetIdentifier ${wanted.SetIdentifier} cannot be created as ${set} exists with the same name and type`;
+  }
+  if (policy === "Weight" && sameType.length >= 100) {
+    return `RRSet with DNS name ${name}, type ${wanted.Type}, SetIdentifier ${wanted.SetIdentifier} would exceed the limit of 100 weighted record sets with the same name and type`;
+  }
+  return undefined;
+}
+
 function validate(set: ResourceRecordSet, zoneName: string): string | undefined {
   if (set.Name !== zoneName && !set.Name?.endsWith(`.${zoneName}`))
     return `${set.Name} is not in zone ${zoneName}`;
-  if (set.AliasTarget) return undefined;
-  if (set.TTL === undefined || set.TTL < 0 || set.TTL > 2147483647) return `${set.Name}: TTL is required`;
-  const values = set.ResourceRecords ?? [];
-  if (values.length === 0) return `${set.Name}: at least one value is required`;
-  if (set.Type === "A" && values.some((v) => !isIpv4(v.Value)))
+  if (set.Type === "A" && (set.ResourceRecords ?? []).some((v) => !isIpv4(v.Value)))
     return `${set.Name}: A values must be IPv4 addresses`;
-  if (set.SetIdentifier !== undefined) {
-    if (set.SetIdentifier.length < 1 || set.SetIdentifier.length > 128)
-      return "SetIdentifier must be 1-128 characters";
-    if (set.Weight === undefined || set.Weight < 0 || set.Weight > 255)
-      return "Weight must be 0-255 for a weighted record";
-  }
   return undefined;
 }
 
@@ -224,7 +305,9 @@ function sameValues(a: ResourceRecordSet, b: ResourceRecordSet): boolean {
   const values = (r: ResourceRecordSet) => (r.ResourceRecords ?? []).map((v) => v.Value).join(",");
   return (
     a.TTL === b.TTL &&
-    a.Weight === b.Weight &&
+    ROUTING_POLICIES.every(
+      (field) => JSON.stringify(a[field] ?? null) === JSON.stringify(b[field] ?? null),
+    ) &&
     (a.HealthCheckId ?? "") === (b.HealthCheckId ?? "") &&
     values(a) === values(b) &&
     JSON.stringify(a.AliasTarget ?? null) === JSON.stringify(b.AliasTarget ?? null)

@@ -17,6 +17,7 @@ export const READY_TAG = "ftpfleet:ready";
 
 /** CreateTags and DeleteTags take up to 1,000 resources per call. */
 const MAX_TAG_RESOURCES = 1000;
+const TAG_CONCURRENCY = 10;
 
 export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): InstancePort {
   const call = <T>(operation: () => Promise<T>) =>
@@ -37,23 +38,29 @@ export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): 
       const instances = await call(() => collect(pages, (page) => page.Reservations ?? []));
       return instances.flatMap((reservation) => (reservation.Instances ?? []).map(toView));
     },
-    async beginLaunch(launches) {
+    async beginLaunch(launches, options) {
+      if (options?.ready) return tagEach(launches, [LAUNCH_TAG, READY_TAG]);
       // Readiness first: between the two calls the instance is merely not ready.
       await untag([...launches.keys()], [READY_TAG]);
-      await tagEach(launches, LAUNCH_TAG);
+      await tagEach(launches, [LAUNCH_TAG]);
     },
-    markReady: (launches) => tagEach(launches, READY_TAG),
+    markReady: (launches) => tagEach(launches, [READY_TAG]),
     forgetLaunch: (instanceIds) => untag(instanceIds, [LAUNCH_TAG, READY_TAG]),
   };
 
   /** One CreateTags call per distinct value: a batch's instances mostly share one launch command. */
-  async function tagEach(values: ReadonlyMap<string, string>, Key: string): Promise<void> {
+  async function tagEach(values: ReadonlyMap<string, string>, keys: readonly string[]): Promise<void> {
     const byValue = new Map<string, string[]>();
     for (const [instanceId, value] of values) byValue.set(value, [...(byValue.get(value) ?? []), instanceId]);
-    for (const [Value, ids] of byValue) {
-      for (const Resources of chunks(ids, MAX_TAG_RESOURCES)) {
-        await call(() => client.send(new CreateTagsCommand({ Resources, Tags: [{ Key, Value }] })));
-      }
+    const requests = [...byValue].flatMap(([Value, ids]) =>
+      chunks(ids, MAX_TAG_RESOURCES).map((Resources) => ({
+        Resources,
+        Tags: keys.map((Key) => ({ Key, Value })),
+      })),
+    );
+    // A few at a time: each launch of a provisioning fleet has its own value.
+    for (const group of chunks(requests, TAG_CONCURRENCY)) {
+      await Promise.all(group.map((input) => call(() => client.send(new CreateTagsCommand(input)))));
     }
   }
 

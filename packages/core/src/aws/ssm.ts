@@ -1,10 +1,11 @@
 import {
   GetCommandInvocationCommand,
+  ListCommandInvocationsCommand,
   paginateDescribeInstanceInformation,
   SendCommandCommand,
   type SSMClient,
 } from "@aws-sdk/client-ssm";
-import type { Clock, CommandPort, SendOptions } from "../ports";
+import type { Clock, CommandPort, InvocationView, SendOptions } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
 import { collect } from "./pages";
@@ -89,22 +90,61 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
     },
 
     async invocation(commandId, instanceId) {
-      // Right after SendCommand the invocation may not exist yet.
-      const out = await call(
-        () => client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
-        (e) => e instanceof Error && e.name === "InvocationDoesNotExist",
+      // GetCommandInvocation needs a step's PluginName once a document has several steps; the
+      // invocation as a whole, with each step's status, comes from ListCommandInvocations. Right
+      // after SendCommand the invocation may not be listed yet: ask again.
+      const invocation = await call(
+        async () => {
+          const out = await client.send(
+            new ListCommandInvocationsCommand({
+              CommandId: commandId,
+              InstanceId: instanceId,
+              Details: true,
+            }),
+          );
+          const found = out.CommandInvocations?.[0];
+          if (!found) throw new InvocationNotListedError(commandId, instanceId);
+          return found;
+        },
+        (e) => e instanceof InvocationNotListedError,
       );
-      const stderrHead = (out.StandardErrorContent ?? "").split("\n").slice(0, 10).join("\n").trim();
+      const failedStep = (invocation.CommandPlugins ?? []).find(
+        (plugin) =>
+          plugin.Status !== "Success" && plugin.Status !== "Pending" && plugin.Status !== "InProgress",
+      );
+      const view: InvocationView = {
+        document: invocation.DocumentName ?? "",
+        status: invocation.Status ?? "",
+        stderrHead: "",
+        ...(failedStep ? { failedStep: failedStep.Name ?? "" } : {}),
+      };
+      if (!failedStep?.Name) return view;
+      // The failed step's own stderr (8,000 characters inline) and where its full output is.
+      const step = await call(() =>
+        client.send(
+          new GetCommandInvocationCommand({
+            CommandId: commandId,
+            InstanceId: instanceId,
+            PluginName: failedStep.Name,
+          }),
+        ),
+      );
+      const outputUrl = step.StandardErrorUrl || step.StandardOutputUrl;
       return {
-        document: out.DocumentName ?? "",
-        status: out.Status ?? "",
-        stderrHead,
-        ...(out.StandardErrorUrl || out.StandardOutputUrl
-          ? { outputUrl: out.StandardErrorUrl || out.StandardOutputUrl }
-          : {}),
+        ...view,
+        stderrHead: (step.StandardErrorContent ?? "").split("\n").slice(0, 10).join("\n").trim(),
+        ...(outputUrl ? { outputUrl } : {}),
       };
     },
   };
+}
+
+/** ListCommandInvocations does not list an invocation yet (right after SendCommand). */
+class InvocationNotListedError extends Error {
+  override readonly name = "InvocationNotListedError";
+  constructor(commandId: string, instanceId: string) {
+    super(`invocation ${commandId} on ${instanceId} is not listed yet`);
+  }
 }
 
 function isInvalidInstance(error: unknown): boolean {

@@ -44,11 +44,13 @@ export function planRecordChanges({ current, desired, owner }: PlanInput): Recor
   }
 
   const atName = current.filter((record) => record.name === owner.recordName);
+  // Route53 keeps one routing policy per name and type, and nothing beside a CNAME: any A record
+  // there that is not weighted (simple, failover, latency, geolocation, …) makes ours impossible.
   const blocker = atName.find(
-    (record) => record.type === "CNAME" || (record.type === "A" && !record.setIdentifier),
+    (record) => record.type === "CNAME" || (record.type === "A" && record.weight === undefined),
   );
   const foreignWeighted = atName.filter(
-    (record) => record.type === "A" && record.setIdentifier && !ownedRecord(record, owner),
+    (record) => record.type === "A" && record.weight !== undefined && !ownedRecord(record, owner),
   ).length;
   let room = MAX_WEIGHTED_RECORDS - foreignWeighted - (owned.size - changes.delete.length);
 
@@ -57,7 +59,7 @@ export function planRecordChanges({ current, desired, owner }: PlanInput): Recor
     .sort((a, b) => a.setIdentifier.localeCompare(b.setIdentifier));
   for (const record of missing) {
     if (blocker) {
-      const reason = `a ${blocker.type} record without SetIdentifier exists at ${owner.recordName}`;
+      const reason = `a ${blocker.type} record that is not weighted exists at ${owner.recordName}`;
       changes.notPlaced.push({ record, reason });
     } else if (room <= 0) {
       changes.notPlaced.push({

@@ -31,6 +31,9 @@ const stepSchema = z.strictObject({
   inputs: z.strictObject({
     timeoutSeconds: z.number().int().min(1).max(172800),
     runCommand: z.array(z.string()).min(1),
+    // A step whose failure makes the later steps pointless ends the run (SSM's shared input); without
+    // it SSM runs the next steps anyway.
+    onFailure: z.literal("exit").optional(),
   }),
 });
 
@@ -52,7 +55,11 @@ export function bundleDocument(name: DocumentName, dir = DEFAULT_DOCUMENTS_DIR):
       ...step.inputs,
       runCommand: step.inputs.runCommand.map((line) => {
         const script = /^@script ([a-z0-9-]+\.sh)$/.exec(line)?.[1];
-        return script ? inlineLibrary(readFileSync(join(dir, "scripts", script), "utf8"), dir) : line;
+        return script
+          ? withoutComments(
+              inlineData(inlineLibrary(readFileSync(join(dir, "scripts", script), "utf8"), dir), dir),
+            )
+          : line;
       }),
     },
   }));
@@ -66,6 +73,39 @@ function inlineLibrary(script: string, dir: string): string {
     /^# shellcheck source-path=SCRIPTDIR source=lib\/([a-z-]+)\.sh\nsource "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/\1\.sh"$/gm,
     (_line, library: string) => readFileSync(join(dir, "scripts", "lib", `${library}.sh`), "utf8").trimEnd(),
   );
+}
+
+/** A data file a step reads from lib/ (`NAME="$(cat "$(dirname "${BASH_SOURCE[0]}")/lib/FILE.json")"`,
+ * e.g. the users manifest's rules) travels inside the step as a quoted here-document, compacted and
+ * without its `$comment`s (SSM documents are limited to 64 KiB). */
+function inlineData(script: string, dir: string): string {
+  return script.replace(
+    /^([a-z_]+)="\$\(cat "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/([a-z-]+\.json)"\)"$/gm,
+    (_line, variable: string, file: string) => {
+      const data: unknown = JSON.parse(readFileSync(join(dir, "scripts", "lib", file), "utf8"));
+      const json = JSON.stringify(data, (key, value: unknown) => (key === "$comment" ? undefined : value));
+      return `${variable}="$(cat <<'JSON'\n${json}\nJSON\n)"`;
+    },
+  );
+}
+
+/** Drops comment-only lines (not `#!`, not inside here-documents): they are for readers of the
+ * files, and SSM refuses documents over 64 KiB. */
+export function withoutComments(script: string): string {
+  const kept: string[] = [];
+  let heredocEnd: { word: string; tabs: boolean } | undefined;
+  for (const line of script.split("\n")) {
+    if (heredocEnd) {
+      kept.push(line);
+      if ((heredocEnd.tabs ? line.replace(/^\t+/, "") : line) === heredocEnd.word) heredocEnd = undefined;
+      continue;
+    }
+    if (/^\s*#(?!!)/.test(line)) continue;
+    kept.push(line);
+    const opened = /<<(-?)\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2\s*\)?\s*$/.exec(line);
+    if (opened) heredocEnd = { word: opened[3] ?? "", tabs: opened[1] === "-" };
+  }
+  return kept.join("\n");
 }
 
 /** The document as written, scripts not inlined: enough to check parameters. */

@@ -1,66 +1,145 @@
 import { z } from "zod";
-import { parseOrThrow } from "../errors";
+import rules from "../../../../documents/scripts/lib/manifest-rules.json" with { type: "json" };
+import { InvalidInputError } from "../errors";
+
+/** The manifest's rules (patterns, reserved names, limits): the same file apply-users.sh hands to jq
+ * on the instance, so what an operator's tools accept is exactly what the fleet applies. */
+export const manifestRules = rules;
 
 /** Where the fleet's own files live in the bucket; no user may ever be granted it. */
 export const RESERVED_PREFIX = ".ftpfleet";
 
-const segment = /^[A-Za-z0-9_ -][A-Za-z0-9._ -]*$/;
+interface PatternRule {
+  pattern: string;
+  rule: string;
+}
 
-export const grantPathSchema = z
-  .string()
-  .min(1)
-  .max(512)
-  .refine(
-    (path) =>
-      path.split("/").every((part) => segment.test(part) && part !== RESERVED_PREFIX) &&
-      !path.startsWith("/"),
-    {
-      message: `a relative folder of the bucket: segments of letters, digits, '._ -', not starting with '.', never ${RESERVED_PREFIX}`,
-    },
-  );
+/** A whole-value match: without the m flag JavaScript's `$` is the end of the input, as `\z` is in
+ * apply-users.sh's jq (Oniguruma's `$` would also match before a trailing newline). */
+function whole(rule: PatternRule): RegExp {
+  return new RegExp(`^(?:${rule.pattern})$`);
+}
 
-export const userNameSchema = z
-  .string()
-  .regex(
-    /^[a-z][a-z0-9_-]{0,31}$/,
-    "lowercase letters, digits, '_' and '-', starting with a letter, at most 32",
-  );
+/** Control characters (a trailing newline too) and non-ASCII are refused before any pattern. */
+function textProblem(value: string): string | undefined {
+  return /^[\x20-\x7e]*$/.test(value) ? undefined : "control or non-ASCII characters";
+}
+
+const userNamePattern = whole(rules.userName);
+const hashPattern = whole(rules.passwordHash);
+const segmentPattern = whole(rules.grantSegment);
+
+function userNameProblem(name: string): string | undefined {
+  if (!userNamePattern.test(name)) return rules.userName.rule;
+  if (rules.reservedUserNames.includes(name)) return "reserved for a system account";
+  return undefined;
+}
+
+function grantPathProblem(path: string): string | undefined {
+  if (path.length > rules.maxGrantPathLength) return `at most ${rules.maxGrantPathLength} characters`;
+  const segments = path.split("/");
+  if (!segments.every((segment) => segmentPattern.test(segment))) return rules.grantSegment.rule;
+  if (segments.some((segment) => rules.reservedFolders.includes(segment))) return "reserved for the fleet";
+  return undefined;
+}
+
+/** A string field: printable ASCII first, then the field's own rule. */
+function text(problem: (value: string) => string | undefined) {
+  return z.string().superRefine((value, ctx) => {
+    const found = textProblem(value) ?? problem(value);
+    if (found !== undefined) ctx.addIssue({ code: "custom", message: found });
+  });
+}
+
+export const userNameSchema = text(userNameProblem);
 
 /** SHA-512 crypt (`$6$[rounds=N$]salt$hash`): checked by pure-ftpd with crypt(3) in milliseconds,
  * where its argon2id default costs seconds per login. Never a plaintext password. */
-export const passwordHashSchema = z
-  .string()
-  .regex(
-    /^\$6\$(rounds=[0-9]{4,9}\$)?[A-Za-z0-9./]{1,16}\$[A-Za-z0-9./]{86}$/,
-    "a SHA-512 crypt hash ($6$…), as made by `mkpasswd -m sha-512`",
-  );
+export const passwordHashSchema = text((hash) =>
+  hashPattern.test(hash) ? undefined : rules.passwordHash.rule,
+);
 
-export const usersManifestSchema = z
-  .strictObject({
-    version: z.literal(1),
-    /** bind (default): real folders bind-mounted into a real chroot. symlink: the seed's layout,
-     * opt-in only — a symlink object planted in the bucket lets a user read host files. */
-    layout: z.enum(["bind", "symlink"]).default("bind"),
-    users: z.array(
-      z.strictObject({
-        name: userNameSchema,
-        passwordHash: passwordHashSchema,
-        grants: z
-          .array(z.strictObject({ path: grantPathSchema, access: z.enum(["ro", "rw"]) }))
-          .refine(
-            (grants) => new Set(grants.map((g) => g.path)).size === grants.length,
-            "each path at most once",
-          ),
-      }),
-    ),
-  })
-  .refine((m) => new Set(m.users.map((u) => u.name)).size === m.users.length, {
-    message: "user names must be unique",
-    path: ["users"],
-  });
+export const grantPathSchema = text(grantPathProblem);
+
+const grantSchema = z.strictObject({
+  path: grantPathSchema,
+  access: z.enum(rules.access as ["ro", "rw"]),
+});
+
+const userSchema = z.strictObject({
+  name: userNameSchema,
+  passwordHash: passwordHashSchema,
+  // Each path once, none inside another: a nested grant would be mounted over its parent's view.
+  grants: z
+    .array(grantSchema)
+    .max(rules.maxGrantsPerUser)
+    .superRefine((grants, ctx) => {
+      grants.forEach(({ path }, j) => {
+        const k = grants.findIndex(
+          (other, i) => (i < j && other.path === path) || path.startsWith(`${other.path}/`),
+        );
+        if (k < 0) return;
+        const how = grants[k]?.path === path ? "duplicate of" : "inside";
+        ctx.addIssue({ code: "custom", path: [j, "path"], message: `${how} grants[${k}].path` });
+      });
+    }),
+});
+
+export const usersManifestSchema = z.strictObject({
+  version: z.literal(rules.version as 1),
+  /** bind (default): real folders bind-mounted into a real chroot. symlink: the seed's layout,
+   * opt-in only — pure-ftpd-virtualchroot follows links out of the chroot, and only the mount's
+   * nosymfollow keeps a link object planted in the bucket from showing a user host files. */
+  layout: z.enum(rules.layouts as ["bind", "symlink"]).default("bind"),
+  users: z
+    .array(userSchema)
+    .max(rules.maxUsers)
+    .superRefine((users, ctx) => {
+      users.forEach(({ name }, i) => {
+        const first = users.findIndex((other) => other.name === name);
+        if (first < i)
+          ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate of users[${first}].name` });
+      });
+    }),
+});
 
 export type UsersManifest = z.output<typeof usersManifestSchema>;
 
+/** `users[1].grants[0].path`: the field as apply-users.sh names it too. */
+export function manifestField(path: readonly PropertyKey[]): string {
+  const text = path.map((part) => (typeof part === "number" ? `[${part}]` : `.${String(part)}`)).join("");
+  return text.replace(/^\./, "") || "(root)";
+}
+
+/** One line per problem, `<field>: <what is wrong>`, worded as apply-users.sh words them. */
+function problemsOf(error: z.ZodError): string[] {
+  return error.issues.flatMap((issue) => {
+    const field = manifestField(issue.path);
+    switch (issue.code) {
+      case "unrecognized_keys":
+        return issue.keys.map((key) => `${manifestField([...issue.path, key])}: unknown field`);
+      case "invalid_type":
+        return [`${field}: must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`];
+      case "too_big":
+        return [`${field}: at most ${issue.maximum} entries`];
+      case "invalid_value":
+        return [`${field}: must be ${issue.values.map(String).join(" or ")}`];
+      default:
+        return [`${field}: ${issue.message}`];
+    }
+  });
+}
+
+/** Every problem of a manifest, one line each (`users[1].grants[0].path: …`); empty when valid. */
+export function manifestProblems(input: unknown): string[] {
+  const result = usersManifestSchema.safeParse(input);
+  return result.success ? [] : problemsOf(result.error);
+}
+
 export function parseUsersManifest(input: unknown): UsersManifest {
-  return parseOrThrow(usersManifestSchema, input, "invalid users manifest");
+  const result = usersManifestSchema.safeParse(input);
+  if (!result.success) {
+    throw new InvalidInputError("invalid users manifest", problemsOf(result.error), { cause: result.error });
+  }
+  return result.data;
 }

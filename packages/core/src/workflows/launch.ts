@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { LifecycleAction } from "../events/lifecycle";
 import { redactToken } from "../log";
-import { describeExclusion } from "../membership";
+import { describeExclusion, ENTERING_STATES } from "../membership";
 import type { ActionRef, Logger } from "../ports";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
@@ -65,15 +65,27 @@ async function mapConcurrently<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-/** Fleets without provisioning: an instance is ready for its launch as it boots. */
+/** Fleets without provisioning: an instance is ready for its launch as it boots. Instances that
+ * already left `Pending:*` (a late event; a launch the terminate overtook) are not touched. All of a
+ * batch's launches share one reference, so tagging them is one call however many there are. */
 export async function markReadyAtLaunch(
   actions: readonly LifecycleAction[],
   cp: ControlPlane,
 ): Promise<void> {
-  const launches = new Map(actions.map((a) => [a.instanceId, launchRef(a.token)]));
+  if (actions.length === 0) return;
+  const group = await cp.group.instances();
+  const entering = new Set(
+    group.filter((i) => ENTERING_STATES.has(i.lifecycleState)).map((i) => i.instanceId),
+  );
+  const ref = launchRef(
+    actions
+      .map((a) => a.token)
+      .sort()
+      .join(" "),
+  );
+  const launches = new Map(actions.filter((a) => entering.has(a.instanceId)).map((a) => [a.instanceId, ref]));
   if (launches.size === 0) return;
-  await cp.instances.beginLaunch(launches);
-  await cp.instances.markReady(launches);
+  await cp.instances.beginLaunch(launches, { ready: true });
 }
 
 /** After the DNS sync: answer a launch whose instance should now serve. In DNS: CONTINUE. Never

@@ -11,7 +11,7 @@ import {
 } from "../events/ssm";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
-import { activeLaunches, finishReadyLaunches, markReadyAtLaunch } from "./launch";
+import { finishReadyLaunches, markReadyAtLaunch } from "./launch";
 import { actionLog, answerAction, done, failed, type Outcome } from "./outcome";
 import {
   checkProvisionStatuses,
@@ -97,12 +97,8 @@ export async function processLifecycleMessages(
       ),
     );
   } else {
-    // Instances that serve as they boot: only launches still waiting for an answer.
-    await settle(entering, async (actions) => {
-      const { active, outcomes } = await activeLaunches(actions, cp);
-      readyAtLaunch.push(...entering.filter((item) => active.includes(item.value)));
-      return actions.map((action) => outcomes.get(action) ?? done);
-    });
+    // Instances that serve as they boot: ready for this launch while it is entering service.
+    readyAtLaunch.push(...entering);
   }
   // Provision results that belong to their instance's current launch, as SSM confirms them.
   const provisioned: Item<ProvisionResult>[] = [];

@@ -27,7 +27,10 @@ export function provisionParameters(config: FleetConfig): Record<string, string>
     PassivePorts: config.passivePorts,
     PublicAddress: "",
     TlsMode: config.tlsMode,
+    MaxClients: String(config.maxClients),
+    MaxClientsPerIp: String(config.maxClientsPerIp),
     TlsCertificateParameter: config.tlsCertificateParameter ?? "",
+    ArtifactKeyParameter: config.artifactKeyParameter ?? "",
     UsersManifestKey: ".ftpfleet/users.json",
   };
 }
@@ -175,6 +178,7 @@ export async function finishProvisioning(
     }
     log.error("provision.failed", {
       status: invocation.status,
+      step: invocation.failedStep,
       stderr: invocation.stderrHead,
       output: invocation.outputUrl,
     });

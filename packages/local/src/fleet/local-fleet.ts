@@ -1,21 +1,22 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   type BatchResult,
   type Clock,
   type ControlPlane,
   controlPlane,
-  documentName,
   type FleetConfig,
   type Logger,
   loadFleetConfig,
   type QueueMessage,
   type UsersManifest,
 } from "@ftpfleet/core";
-import { DOCUMENT_NAMES, type DocumentName, readDocument } from "@ftpfleet/core/documents";
-import { type CommandExecutor, SimulatedAws } from "@ftpfleet/simulated-aws";
+import {
+  type CommandExecutor,
+  type CommandStep,
+  SimulatedAws,
+  type StepResult,
+} from "@ftpfleet/simulated-aws";
 import { ftpGreets } from "../sandbox/ftp";
 import { type DataPlaneScript, Sandbox, type SandboxInstance } from "../sandbox/sandbox";
 import { type DnsResponder, startDnsResponder } from "./dns-responder";
@@ -68,19 +69,21 @@ export class LocalFleet {
   ) {}
 
   static async start(options: LocalFleetOptions): Promise<LocalFleet> {
+    // Every instance gets the world's self-signed certificate (FTPS is required by default, as on
+    // AWS with the operator's) and its artifact key, where the provisioning steps look for them.
     const world = await Sandbox.create({
       bucket: "ftpfleet-local",
       region: "us-east-1",
       logger: options.log,
+      certificateName: "ftp.fleet.local",
     });
     try {
-      const pem = makeCertificate(world.dir);
       await seedBucket(world);
       const config = localConfig(world);
       let fleet: LocalFleet | undefined;
-      const executor: CommandExecutor = (run) => {
+      const executor: CommandExecutor = (step) => {
         if (!fleet) throw new Error("local fleet not started");
-        return fleet.#runDocument(run);
+        return fleet.#runStep(step);
       };
       const aws = new SimulatedAws({
         config,
@@ -104,7 +107,7 @@ export class LocalFleet {
             })),
       });
       fleet = new LocalFleet(world, aws, cp, dns, options);
-      fleet.#wire(pem);
+      fleet.#wire();
       return fleet;
     } catch (error) {
       await world.stop().catch(() => undefined);
@@ -166,17 +169,12 @@ export class LocalFleet {
     this.aws.clock.stop();
   }
 
-  #wire(pem: string): void {
+  #wire(): void {
     const { aws, cp, options } = this;
     aws.ec2.watch((simulated) => {
       if (simulated.state === "running" && !this.#instances.has(simulated.instanceId)) {
         // Launch order is address order: the world numbers its namespaces as EC2 numbers launches.
-        const created = this.#creation.then(async () => {
-          const instance = await this.world.addInstance();
-          mkdirSync(join(instance.root, "etc/ftpfleet/tls"), { recursive: true, mode: 0o700 });
-          writeFileSync(join(instance.root, "etc/ftpfleet/tls/pure-ftpd.pem"), pem, { mode: 0o600 });
-          return instance;
-        });
+        const created = this.#creation.then(() => this.world.addInstance());
         this.#creation = created.catch(() => undefined);
         this.#instances.set(simulated.instanceId, created);
       } else if (simulated.state === "terminated") {
@@ -219,22 +217,27 @@ export class LocalFleet {
     }
   }
 
-  /** Plays the SSM agent: runs the document's scripts, in order, on the instance. */
-  async #runDocument(
-    run: Parameters<CommandExecutor>[0],
-  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    const instance = await this.#instances.get(run.instanceId);
-    const name = DOCUMENT_NAMES.find((n) => documentName(this.cp.config, n) === run.document);
-    if (!instance || !name)
-      return { exitCode: 1, stdout: "", stderr: `unknown instance or document ${run.document}` };
-    let stdout = "";
-    let stderr = "";
+  /** Plays the SSM agent for one step of a document: runs the step's scripts on the instance. The
+   * simulated SSM decides, as SSM does, what runs next (its timeout, onFailure: exit). */
+  async #runStep(step: CommandStep): Promise<StepResult> {
+    const instance = await this.#instances.get(step.instanceId);
+    if (!instance) return { exitCode: 1, stdout: "", stderr: `unknown instance ${step.instanceId}` };
     const parameters = Object.fromEntries(
-      Object.entries(run.environment).map(([key, value]) => [key.replace(/^SSM_/, ""), value]),
+      Object.entries(step.environment).map(([key, value]) => [key.replace(/^SSM_/, ""), value]),
     );
     // A namespace has no instance metadata service: the agent announces what IMDS would.
     if (parameters.PublicAddress === "") parameters.PublicAddress = instance.address;
-    for (const script of documentScripts(name)) {
+    let stdout = "";
+    let stderr = "";
+    for (const line of step.runCommand) {
+      const script = /^@script ([a-z0-9-]+)\.sh$/.exec(line)?.[1] as DataPlaneScript | undefined;
+      if (!script) {
+        return {
+          exitCode: 1,
+          stdout,
+          stderr: `${stderr}local mode runs only the documents' scripts: ${line}\n`,
+        };
+      }
       const result = await instance.runScript(script, parameters);
       stdout += result.stdout;
       stderr += result.stderr;
@@ -274,14 +277,6 @@ export function stoppableClock(): StoppableClock {
   };
 }
 
-function documentScripts(name: DocumentName): DataPlaneScript[] {
-  return readDocument(name).mainSteps.flatMap((step) =>
-    step.inputs.runCommand.map(
-      (line) => line.replace(/^@script /, "").replace(/\.sh$/, "") as DataPlaneScript,
-    ),
-  );
-}
-
 function localConfig(world: Sandbox): FleetConfig {
   return loadFleetConfig({
     FTPFLEET_OWNER_ID: "local",
@@ -297,32 +292,6 @@ function localConfig(world: Sandbox): FleetConfig {
     FTPFLEET_S3_ENDPOINT: world.s3.endpoint,
     FTPFLEET_AGENT_TIMEOUT_SECONDS: "60",
   });
-}
-
-/** A self-signed certificate, so FTPS works locally as it does with the operator's on AWS. */
-function makeCertificate(dir: string): string {
-  const key = join(dir, "tls.key");
-  const cert = join(dir, "tls.crt");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "7",
-      "-subj",
-      "/CN=ftp.fleet.local",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    { stdio: "ignore" },
-  );
-  return execFileSync("cat", [key, cert], { encoding: "utf8" });
 }
 
 /** The demo user and a few folders, in the bucket, as an operator would have them. */

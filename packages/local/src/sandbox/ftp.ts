@@ -4,6 +4,9 @@ export interface FtpTarget {
   port?: number;
   /** Per reply; a refused login takes pure-ftpd a few seconds on purpose, so logins get more. */
   timeoutMs?: number;
+  /** Explicit FTPS (AUTH TLS, then PROT P), as the fleet requires by default; `false` logs in
+   * with plain FTP. The sandbox's certificates are self-signed, so they are not verified. */
+  secure?: boolean;
 }
 
 /** Whether an FTP server greets on `host` (what a TCP health check on port 21 sees). */
@@ -19,8 +22,8 @@ export async function ftpGreets(host: string, target: FtpTarget = {}): Promise<b
   }
 }
 
-/** A logged-in FTP session (plain FTP); the caller closes it. A refused login throws
- * "login refused: <reply>". */
+/** A logged-in FTP session (FTPS unless `target.secure` is false); the caller closes it. A refused
+ * login throws "login refused: <reply>". */
 export async function ftpLogin(
   host: string,
   user: string,
@@ -29,7 +32,14 @@ export async function ftpLogin(
 ): Promise<Client> {
   const client = new Client(target.timeoutMs ?? 15_000);
   try {
-    await client.access({ host, port: target.port ?? 21, user, password });
+    await client.access({
+      host,
+      port: target.port ?? 21,
+      user,
+      password,
+      secure: target.secure ?? true,
+      secureOptions: { rejectUnauthorized: false },
+    });
     return client;
   } catch (error) {
     client.close();

@@ -1,9 +1,11 @@
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createLogger, type Logger, systemClock, until } from "@ftpfleet/core";
+import { readDocument, resolveParameters } from "@ftpfleet/core/documents";
 import { type CommandResult, runChecked, runCommand } from "./exec";
 import { ftpGreets } from "./ftp";
 import { unmountAll } from "./mounts";
@@ -43,10 +45,14 @@ export interface ScriptRun extends CommandResult {
 
 export type TlsMode = "off" | "optional" | "required";
 
+/** Options of `provision()`; what is not given takes the provision document's default, as on AWS. */
 export interface ProvisionOptions {
   pureFtpdSource?: "distro" | "build";
   passivePorts?: string;
+  /** The document's default is `required` (FTPS only). */
   tlsMode?: TlsMode;
+  maxClients?: number;
+  maxClientsPerIp?: number;
   /** Skip apply-users (e.g. no manifest in the bucket yet). */
   applyUsers?: boolean;
   usersManifestKey?: string;
@@ -67,12 +73,20 @@ export interface SandboxOptions {
   logger?: Logger;
   /** Sees every request the local S3 server receives. */
   onS3Request?: (request: S3RequestRecord) => void;
+  /** The common name of the self-signed certificate every instance gets. */
+  certificateName?: string;
 }
+
+/** Where each instance finds the TLS PEM (key + certificate), as fetch-certificate.sh puts it. */
+export const TLS_PEM_PATH = "etc/ftpfleet/tls/pure-ftpd.pem";
+/** Where each instance finds the fleet's artifact key, when no ArtifactKeyParameter names one. */
+export const ARTIFACT_KEY_PATH = "etc/ftpfleet/artifact.key";
 
 /**
  * A local S3 server plus instances that are network namespaces on one bridge. Everything it
  * creates is recorded in `<harnessPrefix>/sandbox-<id>/state.json` before it exists, so
- * `cleanupLeftovers()` can remove what a crashed run left.
+ * `cleanupLeftovers()` can remove what a crashed run left. Like a fleet on AWS, it holds one
+ * artifact key and one TLS certificate (self-signed here), which every instance gets.
  */
 export class Sandbox {
   readonly instances: SandboxInstance[] = [];
@@ -84,6 +98,10 @@ export class Sandbox {
     readonly region: string,
     readonly log: Logger,
     private readonly state: SandboxState,
+    /** The fleet's artifact key (64 hex digits): what the SecureString parameter holds on AWS. */
+    readonly artifactKey: string,
+    /** Private key and self-signed certificate, PEM. */
+    readonly tlsPem: string,
   ) {}
 
   static async create(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -102,20 +120,23 @@ export class Sandbox {
         processes: [],
       };
       writeState(dir, state);
+      const pem = await selfSignedPem(dir, options.certificateName ?? "ftpfleet.sandbox");
+      const key = randomBytes(32).toString("hex");
       const s3 = await startLocalS3({
         address: network.hostAddress,
         directory: join(dir, "s3"),
         buckets: [bucket],
         ...(options.onS3Request === undefined ? {} : { onRequest: options.onS3Request }),
       });
-      return new Sandbox(dir, network, s3, bucket, options.region ?? "us-east-1", log, state);
+      return new Sandbox(dir, network, s3, bucket, options.region ?? "us-east-1", log, state, key, pem);
     } catch (error) {
       await deleteNetwork(network);
       throw error;
     }
   }
 
-  /** A new instance: namespace, sandbox root, and the S3 keys s3fs needs for the local server. */
+  /** A new instance: namespace, sandbox root, the S3 keys s3fs needs for the local server, the
+   * fleet's TLS PEM and artifact key where the provisioning steps look for them. */
   async addInstance(): Promise<SandboxInstance> {
     const index = this.instances.length + 1;
     const name = `ftpfleet-${this.network.id}-${index}`;
@@ -129,6 +150,9 @@ export class Sandbox {
       `${localS3Credentials.accessKeyId}:${localS3Credentials.secretAccessKey}\n`,
       { mode: 0o600 },
     );
+    mkdirSync(join(root, TLS_PEM_PATH, ".."), { recursive: true, mode: 0o700 });
+    writeFileSync(join(root, TLS_PEM_PATH), this.tlsPem, { mode: 0o600 });
+    writeFileSync(join(root, ARTIFACT_KEY_PATH), `${this.artifactKey}\n`, { mode: 0o600 });
     const instance = new SandboxInstance(this, index, namespace, root, this.log.child({ instance: name }));
     this.instances.push(instance);
     return instance;
@@ -249,28 +273,33 @@ export class SandboxInstance {
 
   /**
    * The launch provisioning sequence the SSM documents run, then pure-ftpd started the way the
-   * systemd unit would. Throws with the failing step's output.
+   * systemd unit would. Parameters are checked and completed with the provision document's
+   * defaults as SSM does, and every step sees all of them. Throws with the failing step's output.
    */
   async provision(options: ProvisionOptions = {}): Promise<ProvisionReport> {
     const started = performance.now();
     const steps: ProvisionReport["steps"] = [];
     const env = options.env ?? {};
-    const step = async (script: DataPlaneScript, parameters: Record<string, string>) => {
+    const given: Record<string, string> = {
+      ...this.world.mountParameters(),
+      PassivePorts: options.passivePorts ?? "30000:30019",
+      PublicAddress: this.address,
+    };
+    if (options.pureFtpdSource !== undefined) given.PureFtpdSource = options.pureFtpdSource;
+    if (options.tlsMode !== undefined) given.TlsMode = options.tlsMode;
+    if (options.maxClients !== undefined) given.MaxClients = String(options.maxClients);
+    if (options.maxClientsPerIp !== undefined) given.MaxClientsPerIp = String(options.maxClientsPerIp);
+    if (options.usersManifestKey !== undefined) given.UsersManifestKey = options.usersManifestKey;
+    const parameters = resolveParameters(readDocument("provision"), given);
+    const step = async (script: DataPlaneScript) => {
       const result = await this.runScriptChecked(script, parameters, env);
       steps.push({ script, ms: result.ms });
     };
-    const source = options.pureFtpdSource ?? "distro";
-    await step("install-packages", { PureFtpdSource: source });
-    await step("mount-bucket", this.world.mountParameters());
-    await step("build-pure-ftpd", { PureFtpdSource: source });
-    await step("configure-pure-ftpd", {
-      PassivePorts: options.passivePorts ?? "30000:30019",
-      PublicAddress: this.address,
-      TlsMode: options.tlsMode ?? "off",
-    });
-    if (options.applyUsers !== false) {
-      await step("apply-users", { UsersManifestKey: options.usersManifestKey ?? ".ftpfleet/users.json" });
-    }
+    await step("install-packages");
+    await step("mount-bucket");
+    await step("build-pure-ftpd");
+    await step("configure-pure-ftpd");
+    if (options.applyUsers !== false) await step("apply-users");
     await this.restartFtpd();
     this.lastSteps = steps;
     return { steps, totalMs: performance.now() - started };
@@ -362,4 +391,14 @@ export class SandboxInstance {
     }
     return problems;
   }
+}
+
+/** A self-signed certificate and its key in one PEM, as an operator's SecureString would hold. */
+async function selfSignedPem(dir: string, commonName: string): Promise<string> {
+  const path = join(dir, "tls.pem");
+  await runChecked("openssl", [
+    ...["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "7", "-subj", `/CN=${commonName}`],
+    ...["-keyout", path, "-out", path],
+  ]);
+  return readFileSync(path, "utf8");
 }

@@ -1,7 +1,11 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
-const programs = ["s3fs", "pure-ftpd", "pure-pw", "pure-ftpwho", "lftp", "nsenter", "ip", "jq", "findmnt"];
+const programs = [
+  ...["s3fs", "pure-ftpd", "pure-pw", "pure-ftpwho", "lftp", "nsenter", "ip", "jq", "findmnt"],
+  // Each sandbox makes its own self-signed certificate (FTPS is required by default).
+  "openssl",
+];
 
 /**
  * Why the real data plane (namespaces, s3fs, pure-ftpd) cannot run on this machine, or undefined
