@@ -1,15 +1,9 @@
 import { until } from "@ftpfleet/core";
 import type { EventBridgeEvent } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Fleet, recordInstanceIds, simulatedFleet, states } from "./support";
+import { type Fleet, provisionedEnv, recordInstanceIds, simulatedFleet, states } from "./support";
 
 /** At-least-once, out-of-order delivery, and messages nobody sent: each ends in the right state. */
-
-const provisioned = {
-  FTPFLEET_BUCKET: "ftpfleet-files",
-  FTPFLEET_BUCKET_REGION: "eu-west-1",
-  FTPFLEET_AGENT_TIMEOUT_SECONDS: "300",
-};
 
 let fleet: Fleet | undefined;
 afterEach(async () => {
@@ -19,7 +13,7 @@ afterEach(async () => {
 
 /** A fleet whose provision runs take 60 s (the simulated SSM's default executor). */
 function start(options: Parameters<typeof simulatedFleet>[0] = {}): Fleet {
-  fleet = simulatedFleet({ ...options, env: provisioned });
+  fleet = simulatedFleet({ ...options, env: provisionedEnv });
   return fleet;
 }
 
@@ -76,6 +70,11 @@ describe("provision status events", () => {
     await f.advance(20_000);
     expect(recordInstanceIds(f.aws)).toEqual([]);
     expect(states(f.aws)[id]).toBe("Pending:Wait");
+    // Checked against the instance's launch before SSM is asked anything: ignored at once, not retried.
+    expect(lines(f, "provision.status-ignored")).toEqual([
+      expect.objectContaining({ instanceId: id, commandId: "6f1c2a4e-0b7d-4c1e-9a3f-2d5b8e7c9a10" }),
+    ]);
+    expect(f.aws.lifecycleQueue.deadLetters).toEqual([]);
   });
 });
 

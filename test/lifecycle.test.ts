@@ -3,7 +3,7 @@ import {
   InvalidInput,
   PriorRequestNotComplete,
 } from "@aws-sdk/client-route-53";
-import { until } from "@ftpfleet/core";
+import { LAUNCH_TAG, launchRef, parseLifecycleEvent, until } from "@ftpfleet/core";
 import { ROUTE53_RATE } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLifecycleHandler } from "../functions/lifecycle";
@@ -70,7 +70,10 @@ describe("launch", () => {
     await f.advance(5_000);
     expect(recordInstanceIds(f.aws)).toEqual([]);
     expect(Object.values(states(f.aws))).not.toContain("InService");
-    expect(messagesOf(f, "lifecycle.completed").find((l) => l.result === "ABANDON")).toBeDefined();
+    expect(messagesOf(f, "lifecycle.completed").find((l) => l.result === "ABANDON")).toMatchObject({
+      transition: "launch",
+      reason: "no public IPv4 address",
+    });
   });
 
   it("answers a launch INTO the warm pool CONTINUE: the instance ends warm in the pool, published nowhere", async () => {
@@ -182,6 +185,80 @@ describe("launch", () => {
   });
 });
 
+describe("launch answers", () => {
+  it("answers each launch of a batch by its own instance: CONTINUE the addressable one, ABANDON the other", async () => {
+    const f = start({
+      consumer: { concurrency: 0 },
+      addresses: (n) =>
+        n === 2 ? { privateIp: "10.0.0.2" } : { privateIp: `10.0.0.${n}`, publicIp: `203.0.113.${n}` },
+    });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.setDesired(2);
+    const [first = "", second = ""] = [...f.aws.autoscaling.members.keys()];
+    const bodies = f.aws.published.map((e, n) => ({ messageId: `m${n}`, body: JSON.stringify(e) }));
+    const result = await f.run(handler(sqsEvent(bodies), lambdaContext));
+    expect(result.batchItemFailures).toEqual([]);
+    const answers = Object.fromEntries(
+      messagesOf(f, "lifecycle.completed").map((l) => [String(l.instanceId), l.result]),
+    );
+    expect(answers).toEqual({ [first]: "CONTINUE", [second]: "ABANDON" });
+    expect(recordInstanceIds(f.aws)).toEqual([first]);
+  });
+
+  it("tags every launch of a batch with one shared reference, whatever the order of the events", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.setDesired(2);
+    const events = [...f.aws.published].sort((a, b) =>
+      String(b.detail.LifecycleActionToken).localeCompare(String(a.detail.LifecycleActionToken)),
+    );
+    const tokens = events.map((e) => String(e.detail.LifecycleActionToken)).sort();
+    await f.run(
+      handler(
+        sqsEvent(events.map((e, n) => ({ messageId: `m${n}`, body: JSON.stringify(e) }))),
+        lambdaContext,
+      ),
+    );
+    const refs = [...f.aws.autoscaling.members.keys()].map((id) =>
+      f.aws.ec2.instances.get(id)?.tags.get(LAUNCH_TAG),
+    );
+    expect(refs).toEqual([launchRef(tokens.join(" ")), launchRef(tokens.join(" "))]);
+  });
+
+  it("retries a launch whose instance is not running yet rather than abandoning it", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.setDesired(1);
+    const [id = ""] = [...f.aws.autoscaling.members.keys()];
+    f.aws.ec2.setState(id, "stopped");
+    const [launch] = f.aws.published;
+    const result = await f.run(
+      handler(sqsEvent([{ messageId: "l", body: JSON.stringify(launch) }]), lambdaContext),
+    );
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: "l" }]);
+    expect(states(f.aws)[id]).toBe("Pending:Wait");
+    expect(messagesOf(f, "lifecycle.completed")).toEqual([]);
+  });
+
+  it("answers a launch of an instance that has left the group CONTINUE, as closed, without retrying", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    f.aws.autoscaling.setDesired(1);
+    const [id = ""] = [...f.aws.autoscaling.members.keys()];
+    const [launch] = f.aws.published;
+    f.aws.autoscaling.setDesired(0);
+    await f.run(until(f.aws.clock, () => !f.aws.autoscaling.members.has(id), { stepMs: 10_000 }));
+    const result = await f.run(
+      handler(sqsEvent([{ messageId: "l", body: JSON.stringify(launch) }]), lambdaContext),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(messagesOf(f, "launch.no-longer-entering")).toEqual([
+      expect.objectContaining({ instanceId: id, state: "not in group" }),
+    ]);
+    expect(recordInstanceIds(f.aws)).toEqual([]);
+  });
+});
+
 describe("terminate", () => {
   it("leaves DNS first, drains at least the configured time, then lets the instance go", async () => {
     const f = start();
@@ -198,6 +275,14 @@ describe("terminate", () => {
     await f.run(until(f.aws.clock, () => !f.aws.autoscaling.members.has(leaving)));
     expect(f.aws.clock.now() - left).toBeGreaterThanOrEqual(90_000);
     expect(recordInstanceIds(f.aws)).toHaveLength(2);
+    // Without provisioning the drain is a fixed wait: no drain command, then one answer.
+    expect(messagesOf(f, "drain.started")).toEqual([]);
+    expect(
+      messagesOf(f, "lifecycle.completed").filter(
+        (l) => l.instanceId === leaving && l.transition === "terminate",
+      ),
+    ).toEqual([expect.objectContaining({ transition: "terminate", result: "CONTINUE", drained: true })]);
+    expect(messagesOf(f, "lifecycle.already-closed")).toEqual([]);
   });
 
   it("keeps a long drain alive with heartbeats across SQS's 15-minute delay limit", async () => {
@@ -245,6 +330,56 @@ describe("terminate", () => {
 });
 
 describe("lifecycle tokens", () => {
+  it("retries a deferred step whose call to Auto Scaling failed", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    const actionOf = (name: string) => {
+      const parsed = parseLifecycleEvent(fixture(name), "ftpfleet-test");
+      if (parsed.kind !== "action") throw new Error("an action");
+      return parsed.action;
+    };
+    const now = f.aws.clock.now();
+    const drained = { kind: "ftpfleet.complete-after-drain", action: actionOf("terminate"), notBefore: now };
+    const awaiting = {
+      kind: "ftpfleet.await-agent",
+      action: actionOf("launch"),
+      notBefore: now,
+      deadline: now + 60_000,
+    };
+    f.aws.autoscaling.faults.inject("CompleteLifecycleAction", () => new Error("unavailable"), 1);
+    f.aws.autoscaling.faults.inject("RecordLifecycleActionHeartbeat", () => new Error("unavailable"), 1);
+    const result = await f.run(
+      handler(
+        sqsEvent([
+          { messageId: "drained", body: JSON.stringify(drained) },
+          { messageId: "awaiting", body: JSON.stringify(awaiting) },
+        ]),
+        lambdaContext,
+      ),
+    );
+    expect(result.batchItemFailures.map((i) => i.itemIdentifier).sort()).toEqual(["awaiting", "drained"]);
+  });
+
+  it("stops waiting on a drain whose action has already ended, instead of deferring it again", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    const parsed = parseLifecycleEvent(fixture("terminate"), "ftpfleet-test");
+    if (parsed.kind !== "action") throw new Error("a terminate action");
+    const step = {
+      kind: "ftpfleet.complete-after-drain",
+      action: parsed.action,
+      notBefore: f.aws.clock.now() + 3_600_000,
+    };
+    const result = await f.run(
+      handler(sqsEvent([{ messageId: "d", body: JSON.stringify(step) }]), lambdaContext),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(f.aws.lifecycleQueue.depth).toBe(0);
+    expect(messagesOf(f, "lifecycle.already-closed")).toEqual([
+      expect.objectContaining({ while: "ftpfleet.complete-after-drain" }),
+    ]);
+  });
+
   it("treats an expired launch action as done and leaves no record behind", async () => {
     const f = start({
       consumer: { concurrency: 0 },
@@ -360,6 +495,24 @@ describe("malformed input", () => {
     expect(messagesOf(f, "event.rejected").map((l) => l.error)).toEqual([
       expect.stringMatching(/detail\.EC2InstanceId: /),
     ]);
+  });
+
+  it("ignores status events of documents that are not the fleet's, without answering anything", async () => {
+    const f = start({ consumer: { concurrency: 0 } });
+    const handler = createLifecycleHandler(() => f.cp);
+    const event = fixture("ssm-invocation-success");
+    const foreign = {
+      ...event,
+      detail: { ...(event.detail as object), "document-name": "AWS-RunShellScript" },
+    };
+    const result = await f.run(
+      handler(sqsEvent([{ messageId: "s", body: JSON.stringify(foreign) }]), lambdaContext),
+    );
+    expect(result.batchItemFailures).toEqual([]);
+    expect(messagesOf(f, "event.ignored")).toEqual([
+      expect.objectContaining({ reason: "AWS-RunShellScript Success" }),
+    ]);
+    expect(f.aws.autoscaling.calls.total()).toBe(0);
   });
 
   it("ignores a command-level SSM status event at info level: a known shape, not malformed", async () => {

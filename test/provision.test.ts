@@ -1,16 +1,10 @@
+import { InvalidInput } from "@aws-sdk/client-route-53";
 import { GetCommandInvocationCommand, SendCommandCommand } from "@aws-sdk/client-ssm";
-import { until } from "@ftpfleet/core";
+import { READY_TAG, until } from "@ftpfleet/core";
 import type { SimulatedClock } from "@ftpfleet/simulated-aws";
 import { type CommandExecutor, INLINE_STDOUT_LIMIT } from "@ftpfleet/simulated-aws";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Fleet, recordInstanceIds, simulatedFleet, states } from "./support";
-
-const provisioned = {
-  FTPFLEET_BUCKET: "ftpfleet-files",
-  FTPFLEET_BUCKET_REGION: "eu-west-1",
-  FTPFLEET_OUTPUT_BUCKET: "ftpfleet-ssm-output",
-  FTPFLEET_AGENT_TIMEOUT_SECONDS: "300",
-};
+import { type Fleet, provisionedEnv, recordInstanceIds, simulatedFleet, states } from "./support";
 
 let fleet: Fleet | undefined;
 afterEach(async () => {
@@ -32,7 +26,11 @@ function start(
     if (!clockRef) throw new Error("no clock");
     return behaviour(clockRef)(document.endsWith("-drain") ? "drain" : "provision", instanceId);
   };
-  fleet = simulatedFleet({ ...options, env: { ...provisioned, ...options.env }, commandExecutor: executor });
+  fleet = simulatedFleet({
+    ...options,
+    env: { ...provisionedEnv, ...options.env },
+    commandExecutor: executor,
+  });
   clockRef = fleet.aws.clock;
   return fleet;
 }
@@ -77,6 +75,8 @@ describe("provisioning a new instance", () => {
     expect(trail.indexOf("provision.started")).toBeLessThan(trail.indexOf("provision.succeeded"));
     expect(trail.indexOf("provision.succeeded")).toBeLessThan(trail.indexOf("dns.joined"));
     expect(trail.indexOf("dns.joined")).toBeLessThan(trail.indexOf("lifecycle.completed"));
+    // Pending and InProgress status events are not results: nothing had to be checked and ignored.
+    expect(lines(f, "provision.status-ignored")).toEqual([]);
   });
 
   it("waits for a late SSM agent with heartbeats instead of sleeping", async () => {
@@ -97,6 +97,13 @@ describe("provisioning a new instance", () => {
     await f.advance(1_000);
     expect(states(f.aws)[first ?? ""]).not.toBe("InService");
     expect(recordInstanceIds(f.aws)).toEqual([]);
+    expect(lines(f, "lifecycle.completed", first)).toEqual([
+      expect.objectContaining({
+        result: "ABANDON",
+        reason: "SSM agent never came online",
+        transition: "launch",
+      }),
+    ]);
   });
 
   it("abandons an instance whose provision fails, logging the first lines of stderr and where the output is", async () => {
@@ -113,8 +120,32 @@ describe("provisioning a new instance", () => {
       stderr: expect.stringContaining("bucket ftpfleet-files not found"),
     });
     expect(String(failure?.output)).toMatch(/^https:\/\/s3\..*ftpfleet-ssm-output\//);
-    expect(lines(f, "lifecycle.completed", id)[0]).toMatchObject({ result: "ABANDON" });
+    expect(lines(f, "lifecycle.completed", id)[0]).toMatchObject({
+      result: "ABANDON",
+      reason: "provision Failed",
+      transition: "launch",
+      commandId: expect.any(String),
+    });
     expect(recordInstanceIds(f.aws)).not.toContain(id);
+    // Never marked ready, so never in DNS, not even for a moment.
+    expect(f.log.lines.filter((l) => l.msg === "dns.applied" && l.instanceId === id)).toEqual([]);
+    expect(f.aws.ec2.instances.get(id ?? "")?.tags.has(READY_TAG)).toBe(false);
+  });
+
+  it("retries a provision success whose DNS sync failed, and the instance still gets in", async () => {
+    const f = start(succeedAfter(30_000));
+    f.aws.autoscaling.setDesired(1);
+    const [id = ""] = [...f.aws.autoscaling.members.keys()];
+    await f.run(until(f.aws.clock, () => lines(f, "provision.started", id).length > 0));
+    f.aws.route53.faults.inject(
+      "ChangeResourceRecordSets",
+      () => new InvalidInput({ $metadata: {}, message: "refused for the test" }),
+      1,
+    );
+    await f.run(until(f.aws.clock, inService(f, 1), { limitMs: 600_000 }));
+    expect(lines(f, "dns.sync-failed")).toHaveLength(1);
+    expect(recordInstanceIds(f.aws)).toEqual([id]);
+    expect(lines(f, "lifecycle.completed", id)).toEqual([expect.objectContaining({ result: "CONTINUE" })]);
   });
 
   it("abandons an instance whose provision times out", async () => {
@@ -142,6 +173,15 @@ describe("provisioning a new instance", () => {
     expect(recordInstanceIds(f.aws)).toHaveLength(3);
     expect(f.aws.lifecycleQueue.deadLetters).toEqual([]);
     expect(lines(f, "lifecycle.complete-failed")).toEqual([]);
+    // Provisioned once each, and each launch answered once.
+    for (const id of f.aws.autoscaling.members.keys()) {
+      const runs = [...f.aws.ssm.invocations.values()].filter(
+        (i) => i.instanceId === id && i.document.endsWith("-provision"),
+      );
+      expect(runs).toHaveLength(1);
+      expect(lines(f, "lifecycle.completed", id).filter((l) => l.transition === "launch")).toHaveLength(1);
+    }
+    expect(lines(f, "lifecycle.already-closed")).toEqual([]);
   });
 });
 
@@ -163,8 +203,16 @@ describe("terminating a provisioned instance", () => {
     const at = (l: Record<string, unknown> | undefined) => Date.parse(String(l?.time));
     expect(at(drain) - at(left)).toBeGreaterThanOrEqual(60_000);
     expect(at(completed) - at(drain)).toBeGreaterThanOrEqual(drainMs);
-    expect(completed).toMatchObject({ drained: true });
+    expect(completed).toMatchObject({ drained: true, drainStatus: "Success", commandId: drain?.commandId });
+    expect(left).toMatchObject({ transition: "terminate" });
+    expect(drain).toMatchObject({ transition: "terminate" });
+    // Drain gets what is left of drainSeconds once the TTL has passed: 90 - 60.
+    expect(f.aws.ssm.commands.get(String(drain?.commandId))?.parameters).toMatchObject({
+      TimeoutSeconds: ["30"],
+    });
     expect(recordInstanceIds(f.aws)).toEqual([...f.aws.autoscaling.members.keys()]);
+    expect(lines(f, "lifecycle.already-closed")).toEqual([]);
+    expect(f.aws.lifecycleQueue.deadLetters).toEqual([]);
   });
 
   it("continues at once when the instance's agent is gone (crash), and the replacement is provisioned", async () => {
@@ -176,7 +224,7 @@ describe("terminating a provisioned instance", () => {
     await f.run(until(f.aws.clock, () => !f.aws.autoscaling.members.has(victim ?? "") && inService(f, 1)()));
     expect(
       lines(f, "lifecycle.completed", victim).find((l) => l.reason === "SSM agent unreachable"),
-    ).toBeDefined();
+    ).toMatchObject({ drained: false, transition: "terminate", result: "CONTINUE" });
     expect(recordInstanceIds(f.aws)).toEqual([...f.aws.autoscaling.members.keys()]);
   });
 });

@@ -83,6 +83,14 @@ describe("ssmCommands", () => {
     await aws.clock.advance(30_000);
     const { sent } = await aws.clock.run(commands.send("adapter-test", [id], {}));
     // Asked at once: SSM does not list the invocation yet.
+    const early = await aws.clock.run(commands.invocation(sent.get(id) ?? "", id));
+    expect(early).toStrictEqual({
+      document: "adapter-test",
+      status: expect.stringMatching(/^(Pending|InProgress)$/),
+      stderrHead: "",
+    });
+    // `fast` succeeded, `slow` is running, `fails` has not started: nothing has failed yet.
+    await aws.clock.advance(30_000);
     const running = await aws.clock.run(commands.invocation(sent.get(id) ?? "", id));
     expect(running).toStrictEqual({ document: "adapter-test", status: "InProgress", stderrHead: "" });
   });

@@ -22,6 +22,14 @@ export const testEnv = {
   FTPFLEET_DRAIN_SECONDS: "90",
 };
 
+/** A fleet with a bucket: new instances are provisioned by the provision document. */
+export const provisionedEnv = {
+  FTPFLEET_BUCKET: "ftpfleet-files",
+  FTPFLEET_BUCKET_REGION: "eu-west-1",
+  FTPFLEET_OUTPUT_BUCKET: "ftpfleet-ssm-output",
+  FTPFLEET_AGENT_TIMEOUT_SECONDS: "300",
+};
+
 export function testConfig(overrides: Record<string, string> = {}): FleetConfig {
   return loadFleetConfig({ ...testEnv, ...overrides });
 }

@@ -2,7 +2,9 @@ import type { ServingInstance } from "./dns/records";
 import type { GroupInstance, InstanceView } from "./ports";
 
 /** States in which an instance is entering service; it serves once ready for its current launch. */
-export const ENTERING_STATES: ReadonlySet<string> = new Set(["Pending:Wait", "Pending:Proceed"]);
+export function isEntering(lifecycleState: string): boolean {
+  return lifecycleState === "Pending:Wait" || lifecycleState === "Pending:Proceed";
+}
 
 /** Why a member of the group is not in DNS right now. */
 export type Exclusion =
@@ -32,9 +34,7 @@ export function selectServing(
 ): Membership {
   const byId = new Map(instances.map((i) => [i.instanceId, i]));
   const membership: Membership = { serving: [], excluded: [], finishedLaunches: [] };
-  const entering = new Set(
-    group.filter((m) => ENTERING_STATES.has(m.lifecycleState)).map((m) => m.instanceId),
-  );
+  const entering = new Set(group.filter((m) => isEntering(m.lifecycleState)).map((m) => m.instanceId));
   for (const view of instances) {
     if ((view.launch || view.readyFor) && !entering.has(view.instanceId)) {
       membership.finishedLaunches.push(view.instanceId);
@@ -54,7 +54,7 @@ function judge(
   address: "public" | "private",
 ): { serves: true; address: string } | { serves: false; reason: Exclusion } {
   const exclude = (reason: Exclusion) => ({ serves: false, reason }) as const;
-  const entering = ENTERING_STATES.has(member.lifecycleState);
+  const entering = isEntering(member.lifecycleState);
   if (member.lifecycleState !== "InService" && !entering) {
     return exclude({ kind: "lifecycle", lifecycleState: member.lifecycleState });
   }

@@ -172,53 +172,42 @@ export class SimulatedAutoScaling {
 
   #launch(): void {
     const warm = [...this.warmPool.values()].find((m) => m.lifecycleState === "Warmed:Running");
-    if (warm) {
-      this.warmPool.delete(warm.instanceId);
-      this.members.set(warm.instanceId, warm);
-      const hook = this.settings.launchHook;
-      if (!hook) {
-        warm.lifecycleState = "InService";
-        return;
-      }
-      warm.lifecycleState = "Pending:Wait";
-      this.#startAction(warm, "launch", hook, { Origin: "WarmPool", Destination: "AutoScalingGroup" });
-      return;
-    }
-    const instance = this.ec2.launch({ "aws:autoscaling:groupName": this.settings.name });
-    const member: GroupMember = {
-      instanceId: instance.instanceId,
-      lifecycleState: "Pending",
-      healthStatus: "Healthy",
-    };
+    if (warm) this.warmPool.delete(warm.instanceId);
+    const member = warm ?? this.#newMember();
     this.members.set(member.instanceId, member);
-    const hook = this.settings.launchHook;
-    if (!hook) {
-      member.lifecycleState = "InService";
-      return;
-    }
-    member.lifecycleState = "Pending:Wait";
-    this.#startAction(member, "launch", hook, { Origin: "EC2", Destination: "AutoScalingGroup" });
+    this.#awaitLaunchHook(member, "Pending", "InService", {
+      Origin: warm ? "WarmPool" : "EC2",
+      Destination: "AutoScalingGroup",
+    });
   }
 
   /** Launches new instances into the warm pool until it holds `warmPool.minSize` (opt-in). */
   #fillWarmPool(): void {
     const minSize = this.settings.warmPool?.minSize ?? 0;
     for (let missing = minSize - this.warmPool.size; missing > 0; missing--) {
-      const instance = this.ec2.launch({ "aws:autoscaling:groupName": this.settings.name });
-      const member: GroupMember = {
-        instanceId: instance.instanceId,
-        lifecycleState: "Warmed:Pending",
-        healthStatus: "Healthy",
-      };
+      const member = this.#newMember();
       this.warmPool.set(member.instanceId, member);
-      const hook = this.settings.launchHook;
-      if (!hook) {
-        member.lifecycleState = "Warmed:Running";
-        continue;
-      }
-      member.lifecycleState = "Warmed:Pending:Wait";
-      this.#startAction(member, "launch", hook, { Origin: "EC2", Destination: "WarmPool" });
+      this.#awaitLaunchHook(member, "Warmed:Pending", "Warmed:Running", {
+        Origin: "EC2",
+        Destination: "WarmPool",
+      });
     }
+  }
+
+  #newMember(): GroupMember {
+    const instance = this.ec2.launch({ "aws:autoscaling:groupName": this.settings.name });
+    return { instanceId: instance.instanceId, lifecycleState: "Pending", healthStatus: "Healthy" };
+  }
+
+  /** `<pending>:Wait` under the launch hook, or straight to `done` when the group has none. */
+  #awaitLaunchHook(member: GroupMember, pending: string, done: string, route: object): void {
+    const hook = this.settings.launchHook;
+    if (!hook) {
+      member.lifecycleState = done;
+      return;
+    }
+    member.lifecycleState = `${pending}:Wait`;
+    this.#startAction(member, "launch", hook, route);
   }
 
   /** The end of a launch into the warm pool: Warmed:Pending:Proceed, then Warmed:Running; or, abandoned, terminated. */

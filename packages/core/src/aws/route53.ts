@@ -54,9 +54,9 @@ export function route53RecordStore(client: Route53Client, options: Route53StoreO
       );
       const sets = page.ResourceRecordSets ?? [];
       for (const set of sets) if (normalizeName(set.Name) === name) found.push(toRecordSet(set));
-      const pastName = sets.some((set) => normalizeName(set.Name) !== name);
+      // Records are listed in name order: the next page is still ours only if it starts at our name.
       start =
-        page.IsTruncated && !pastName && normalizeName(page.NextRecordName) === name
+        page.IsTruncated && normalizeName(page.NextRecordName) === name
           ? { name, type: page.NextRecordType, identifier: page.NextRecordIdentifier }
           : undefined;
     }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { LifecycleAction } from "../events/lifecycle";
 import { redactToken } from "../log";
-import { describeExclusion, ENTERING_STATES } from "../membership";
+import { describeExclusion, isEntering } from "../membership";
 import type { ActionRef, Logger } from "../ports";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
@@ -74,9 +74,7 @@ export async function markReadyAtLaunch(
 ): Promise<void> {
   if (actions.length === 0) return;
   const group = await cp.group.instances();
-  const entering = new Set(
-    group.filter((i) => ENTERING_STATES.has(i.lifecycleState)).map((i) => i.instanceId),
-  );
+  const entering = new Set(group.filter((i) => isEntering(i.lifecycleState)).map((i) => i.instanceId));
   const ref = launchRef(
     actions
       .map((a) => a.token)

@@ -7,8 +7,6 @@ import type { ControlPlane } from "./control-plane";
 /** What happened to one item of a batch; failed ones are delivered again. */
 export interface Outcome {
   ok: boolean;
-  /** The action had already ended when we answered (completed, expired, instance gone). */
-  closed?: boolean;
   error?: unknown;
 }
 
@@ -28,7 +26,7 @@ export async function answerAction(
   try {
     const answer = await cp.group.complete(action, result);
     log.info(answer === "active" ? "lifecycle.completed" : "lifecycle.already-closed", { result, ...fields });
-    return { ok: true, closed: answer === "closed" };
+    return done;
   } catch (error) {
     log.error("lifecycle.complete-failed", { result, error });
     return failed(error);
