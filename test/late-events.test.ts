@@ -30,13 +30,18 @@ const redeliver = (f: Fleet, event: EventBridgeEvent | undefined, detail: Record
   f.aws.lifecycleQueue.send(JSON.stringify({ ...event, detail: { ...event.detail, ...detail } }));
 };
 
+/** One instance whose provision has started (and runs for 60 s), with its first SSM status event. */
+async function provisionRunning() {
+  const f = start();
+  f.aws.autoscaling.setDesired(1);
+  await f.run(until(f.aws.clock, () => lines(f, "provision.started").length === 1));
+  const [running] = published(f, (e) => e.source === "aws.ssm");
+  return { f, id: onlyInstance(f), running };
+}
+
 describe("provision status events", () => {
   it("a Success that arrives while provision is still running lets nothing into DNS", async () => {
-    const f = start();
-    f.aws.autoscaling.setDesired(1);
-    await f.run(until(f.aws.clock, () => lines(f, "provision.started").length === 1));
-    const id = onlyInstance(f);
-    const [running] = published(f, (e) => e.source === "aws.ssm");
+    const { f, id, running } = await provisionRunning();
     // Replayed out of order, or forged by anyone who can send to the queue.
     redeliver(f, running, { status: "Success" });
     await f.advance(20_000);
@@ -49,11 +54,7 @@ describe("provision status events", () => {
   });
 
   it("a Failed that SSM does not confirm abandons nothing", async () => {
-    const f = start();
-    f.aws.autoscaling.setDesired(1);
-    await f.run(until(f.aws.clock, () => lines(f, "provision.started").length === 1));
-    const id = onlyInstance(f);
-    const [running] = published(f, (e) => e.source === "aws.ssm");
+    const { f, id, running } = await provisionRunning();
     redeliver(f, running, { status: "Failed" });
     await f.run(until(f.aws.clock, () => states(f.aws)[id] === "InService"));
     expect(lines(f, "provision.failed")).toEqual([]);
@@ -61,11 +62,7 @@ describe("provision status events", () => {
   });
 
   it("a status of a command never sent for the instance's launch changes nothing", async () => {
-    const f = start();
-    f.aws.autoscaling.setDesired(1);
-    await f.run(until(f.aws.clock, () => lines(f, "provision.started").length === 1));
-    const id = onlyInstance(f);
-    const [running] = published(f, (e) => e.source === "aws.ssm");
+    const { f, id, running } = await provisionRunning();
     redeliver(f, running, { status: "Success", "command-id": "6f1c2a4e-0b7d-4c1e-9a3f-2d5b8e7c9a10" });
     await f.advance(20_000);
     expect(recordInstanceIds(f.aws)).toEqual([]);

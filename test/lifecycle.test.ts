@@ -33,6 +33,16 @@ const allInService = (f: Fleet, n: number) => () =>
   f.aws.autoscaling.members.size === n;
 
 const messagesOf = (f: Fleet, msg: string) => f.log.lines.filter((l) => l.msg === msg);
+/** At-least-once delivery: the same event twice in one batch, as messages "a" and "b". */
+const deliverTwiceInOneBatch = (f: Fleet, event: unknown) => {
+  const body = JSON.stringify(event);
+  const handler = createLifecycleHandler(() => f.cp);
+  const batch = sqsEvent([
+    { messageId: "a", body },
+    { messageId: "b", body },
+  ]);
+  return f.run(handler(batch, lambdaContext));
+};
 
 describe("launch", () => {
   it("registers one weighted record per new instance, then lets it continue into service", async () => {
@@ -112,19 +122,9 @@ describe("launch", () => {
 
   it("answers the same launch delivered twice in one batch once", async () => {
     const f = start({ consumer: { concurrency: 0 } });
-    const handler = createLifecycleHandler(() => f.cp);
     f.aws.autoscaling.setDesired(1);
     const [launch] = f.aws.published;
-    const body = JSON.stringify(launch);
-    const result = await f.run(
-      handler(
-        sqsEvent([
-          { messageId: "a", body },
-          { messageId: "b", body },
-        ]),
-        lambdaContext,
-      ),
-    );
+    const result = await deliverTwiceInOneBatch(f, launch);
     expect(result.batchItemFailures).toEqual([]);
     expect(messagesOf(f, "lifecycle.completed")).toHaveLength(1);
     expect(messagesOf(f, "lifecycle.already-closed")).toEqual([]);
@@ -133,24 +133,14 @@ describe("launch", () => {
 
   it("retries every copy of a duplicated launch, once each, when the DNS sync fails", async () => {
     const f = start({ consumer: { concurrency: 0 } });
-    const handler = createLifecycleHandler(() => f.cp);
     f.aws.autoscaling.setDesired(1);
     const [launch] = f.aws.published;
-    const body = JSON.stringify(launch);
     f.aws.route53.faults.inject(
       "ChangeResourceRecordSets",
       () => new InvalidInput({ $metadata: {}, message: "refused" }),
       1,
     );
-    const result = await f.run(
-      handler(
-        sqsEvent([
-          { messageId: "a", body },
-          { messageId: "b", body },
-        ]),
-        lambdaContext,
-      ),
-    );
+    const result = await deliverTwiceInOneBatch(f, launch);
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: "a" }, { itemIdentifier: "b" }]);
     expect(messagesOf(f, "dns.sync-failed")).toHaveLength(1);
     expect(recordInstanceIds(f.aws)).toEqual([]);

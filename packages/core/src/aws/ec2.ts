@@ -5,6 +5,7 @@ import {
   type Instance,
   paginateDescribeInstances,
 } from "@aws-sdk/client-ec2";
+import { chunks, forEachConcurrently } from "../batching";
 import type { Clock, InstancePort, InstanceView } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
@@ -59,9 +60,9 @@ export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): 
       })),
     );
     // A few at a time: each launch of a provisioning fleet has its own value.
-    for (const group of chunks(requests, TAG_CONCURRENCY)) {
-      await Promise.all(group.map((input) => call(() => client.send(new CreateTagsCommand(input)))));
-    }
+    await forEachConcurrently(requests, TAG_CONCURRENCY, async (input) => {
+      await call(() => client.send(new CreateTagsCommand(input)));
+    });
   }
 
   async function untag(instanceIds: readonly string[], keys: readonly string[]): Promise<void> {
@@ -70,12 +71,6 @@ export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): 
       await call(() => client.send(new DeleteTagsCommand({ Resources, Tags: keys.map((Key) => ({ Key })) })));
     }
   }
-}
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 function toView(i: Instance): InstanceView {

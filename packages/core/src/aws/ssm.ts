@@ -5,6 +5,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from "@aws-sdk/client-ssm";
+import { chunks } from "../batching";
 import type { Clock, CommandPort, InvocationView, SendOptions } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
@@ -51,8 +52,7 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
     async onlineAgents(instanceIds) {
       const online = new Set<string>();
       // The InstanceIds filter takes at most 50 values.
-      for (let i = 0; i < instanceIds.length; i += MAX_INSTANCES_PER_COMMAND) {
-        const Values = instanceIds.slice(i, i + MAX_INSTANCES_PER_COMMAND);
+      for (const Values of chunks(instanceIds, MAX_INSTANCES_PER_COMMAND)) {
         const infos = await call(() =>
           collect(
             paginateDescribeInstanceInformation({ client }, { Filters: [{ Key: "InstanceIds", Values }] }),
@@ -68,8 +68,7 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
     async send(document, instanceIds, parameters, options = {}) {
       const sent = new Map<string, string>();
       const refused: string[] = [];
-      for (let i = 0; i < instanceIds.length; i += MAX_INSTANCES_PER_COMMAND) {
-        const chunk = instanceIds.slice(i, i + MAX_INSTANCES_PER_COMMAND);
+      for (const chunk of chunks(instanceIds, MAX_INSTANCES_PER_COMMAND)) {
         try {
           const id = await sendOnce(document, chunk, parameters, options);
           for (const instance of chunk) sent.set(instance, id);

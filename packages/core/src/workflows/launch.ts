@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { forEachConcurrently } from "../batching";
 import type { LifecycleAction } from "../events/lifecycle";
 import { redactToken } from "../log";
 import { describeExclusion, isEntering } from "../membership";
@@ -30,12 +31,12 @@ export function launchOfCommand(ref: string | undefined, commandId: string): boo
 export async function activeLaunches(
   actions: readonly LifecycleAction[],
   cp: ControlPlane,
-): Promise<{ active: LifecycleAction[]; outcomes: Map<LifecycleAction, Outcome> }> {
+): Promise<{ active: Set<LifecycleAction>; outcomes: Map<LifecycleAction, Outcome> }> {
   const outcomes = new Map<LifecycleAction, Outcome>();
-  const active: LifecycleAction[] = [];
-  await mapConcurrently(actions, HEARTBEAT_CONCURRENCY, async (action) => {
+  const active = new Set<LifecycleAction>();
+  await forEachConcurrently(actions, HEARTBEAT_CONCURRENCY, async (action) => {
     try {
-      if ((await cp.group.heartbeat(action)) === "active") active.push(action);
+      if ((await cp.group.heartbeat(action)) === "active") active.add(action);
       else {
         actionLog(cp, action, "launch").info("launch.action-closed", { token: redactToken(action.token) });
         outcomes.set(action, done);
@@ -49,21 +50,6 @@ export async function activeLaunches(
 
 /** Auto Scaling calls in flight at once for one batch. */
 const HEARTBEAT_CONCURRENCY = 10;
-
-async function mapConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /** Fleets without provisioning: an instance is ready for its launch as it boots. Instances that
  * already left `Pending:*` (a late event; a launch the terminate overtook) are not touched. All of a

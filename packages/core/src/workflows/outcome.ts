@@ -41,6 +41,15 @@ export async function waitLonger(message: Deferred, cp: ControlPlane, log: Logge
       log.info("lifecycle.already-closed", { while: message.kind });
       return done;
     }
+  } catch (error) {
+    return failed(error);
+  }
+  return deferAgain(message, cp, log);
+}
+
+/** Comes back later, for an action whose heartbeat was just recorded. */
+export async function deferAgain(message: Deferred, cp: ControlPlane, log: Logger): Promise<Outcome> {
+  try {
     await cp.deferred.defer(message);
     log.debug("deferred.again", { kind: message.kind, remainingMs: message.notBefore - cp.clock.now() });
     return done;

@@ -7,7 +7,7 @@ import type { InvocationView } from "../ports";
 import type { ControlPlane } from "./control-plane";
 import type { SyncReport } from "./dns-sync";
 import { activeLaunches, answerEntering, launchOfCommand, launchRef, provisionSentFor } from "./launch";
-import { actionLog, answerAction, commandAction, done, failed, type Outcome, waitLonger } from "./outcome";
+import { actionLog, answerAction, commandAction, deferAgain, done, failed, type Outcome } from "./outcome";
 
 /** How often to look again for an SSM agent that is not online yet. */
 export const AGENT_POLL_MS = 15_000;
@@ -53,7 +53,7 @@ export async function startProvisioning(
     );
     const views = new Map((await cp.instances.groupInstances()).map((v) => [v.instanceId, v]));
     const pending = items.filter(({ action }) => {
-      if (!active.includes(action)) return false;
+      if (!active.has(action)) return false;
       if (!provisionSentFor(views.get(action.instanceId)?.launch, action.token)) return true;
       actionLog(cp, action, "launch").info("provision.already-started", {
         launch: views.get(action.instanceId)?.launch,
@@ -98,7 +98,8 @@ export async function startProvisioning(
           notBefore: clock.now() + AGENT_POLL_MS,
           deadline,
         };
-        outcomes.set(action, await waitLonger(again, cp, log));
+        // activeLaunches has just recorded this action's heartbeat.
+        outcomes.set(action, await deferAgain(again, cp, log));
       }
     }
     return items.map(({ action }) => outcomes.get(action) ?? done);
