@@ -1,13 +1,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
   UploadPartCopyCommand,
 } from "@aws-sdk/client-s3";
 import { type LocalS3Server, localS3Client, startLocalS3 } from "@ftpfleet/local";
@@ -93,5 +96,175 @@ describe("local S3 server (s3rver 3.7.1 with the harness's repairs)", () => {
     );
     const got = await s3.send(new GetObjectCommand({ Bucket: "b", Key: "copy.txt" }));
     expect(await got.Body?.transformToString()).toBe("eep");
+  });
+});
+
+describe("conditional writes on the local S3 server (If-None-Match: *, If-Match: <etag>)", () => {
+  let dir: string;
+  let server: LocalS3Server;
+  let s3: S3Client;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ftpfleet-s3-conditional-"));
+    server = await startLocalS3({ address: "127.0.0.1", directory: dir, buckets: ["c"] });
+    s3 = client(server.endpoint);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const put = (Key: string, Body: string, conditions: { IfMatch?: string; IfNoneMatch?: string } = {}) =>
+    s3.send(new PutObjectCommand({ Bucket: "c", Key, Body, ...conditions }));
+  const content = async (Key: string) =>
+    (await s3.send(new GetObjectCommand({ Bucket: "c", Key }))).Body?.transformToString();
+  const refused = (status: number, name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    $metadata: expect.objectContaining({ httpStatusCode: status }),
+    ...extra,
+  });
+
+  /** A multipart upload of one part, ready to complete. */
+  async function upload(Key: string, Body: string) {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: "c", Key }));
+    const { ETag } = await s3.send(
+      new UploadPartCommand({ Bucket: "c", Key, UploadId, PartNumber: 1, Body }),
+    );
+    return (conditions: { IfMatch?: string; IfNoneMatch?: string } = {}) =>
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: "c",
+          Key,
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] },
+          ...conditions,
+        }),
+      );
+  }
+
+  it("If-None-Match: * creates an object once, then refuses to overwrite it (412, content kept)", async () => {
+    await put("create.txt", "first", { IfNoneMatch: "*" });
+    await expect(put("create.txt", "second", { IfNoneMatch: "*" })).rejects.toMatchObject(
+      refused(412, "PreconditionFailed", { Condition: "If-None-Match" }),
+    );
+    expect(await content("create.txt")).toBe("first");
+  });
+
+  it("If-Match with the current ETag replaces the object and returns its new ETag; a stale one gets 412", async () => {
+    const first = await put("swap.txt", "v1");
+    const second = await put("swap.txt", "v2", { IfMatch: first.ETag });
+    expect(second.ETag).not.toBe(first.ETag);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: "c", Key: "swap.txt" }))).ETag).toBe(second.ETag);
+    await expect(put("swap.txt", "v3", { IfMatch: first.ETag })).rejects.toMatchObject(
+      refused(412, "PreconditionFailed", { Condition: "If-Match" }),
+    );
+    expect(await content("swap.txt")).toBe("v2");
+  });
+
+  it("If-Match on a key with no object answers 404 NoSuchKey and writes nothing", async () => {
+    const { ETag } = await put("elsewhere.txt", "x");
+    await expect(put("missing.txt", "y", { IfMatch: ETag })).rejects.toMatchObject(refused(404, "NoSuchKey"));
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "c", Prefix: "missing" }));
+    expect(listed.KeyCount).toBe(0);
+  });
+
+  it("If-Match takes the ETag with or without its surrounding quotes", async () => {
+    const quoted = (await put("quotes.txt", "a")).ETag ?? "";
+    expect(quoted).toMatch(/^"[0-9a-f]{32}"$/);
+    const next = await put("quotes.txt", "b", { IfMatch: quoted.replaceAll('"', "") });
+    // Now stale, and refused however it is written.
+    for (const stale of [quoted, quoted.replaceAll('"', "")]) {
+      await expect(put("quotes.txt", "x", { IfMatch: stale })).rejects.toMatchObject(
+        refused(412, "PreconditionFailed"),
+      );
+    }
+    await put("quotes.txt", "c", { IfMatch: next.ETag });
+    expect(await content("quotes.txt")).toBe("c");
+  });
+
+  it("If-None-Match with anything but * on a write answers 501 NotImplemented", async () => {
+    const { ETag } = await put("etag-none-match.txt", "kept");
+    await expect(put("etag-none-match.txt", "new", { IfNoneMatch: ETag })).rejects.toMatchObject(
+      refused(501, "NotImplemented"),
+    );
+    expect(await content("etag-none-match.txt")).toBe("kept");
+  });
+
+  it("writes without conditions still overwrite as before", async () => {
+    await put("plain.txt", "one");
+    await put("plain.txt", "two");
+    expect(await content("plain.txt")).toBe("two");
+  });
+
+  it("CompleteMultipartUpload honours If-None-Match: * and If-Match", async () => {
+    await (await upload("multi-new.txt", "created"))({ IfNoneMatch: "*" });
+    expect(await content("multi-new.txt")).toBe("created");
+
+    const existing = await put("multi.txt", "existing");
+    const complete = await upload("multi.txt", "replacement");
+    await expect(complete({ IfNoneMatch: "*" })).rejects.toMatchObject(
+      refused(412, "PreconditionFailed", { Condition: "If-None-Match" }),
+    );
+    expect(await content("multi.txt")).toBe("existing");
+    // The refused completion left the upload in place: it can complete once the condition holds.
+    await complete({ IfMatch: existing.ETag });
+    expect(await content("multi.txt")).toBe("replacement");
+  });
+
+  it("of 20 concurrent If-Match writes with the same ETag exactly one succeeds, and its content stays", async () => {
+    const { ETag } = await put("race.txt", "start");
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, writer) => put("race.txt", `writer ${writer}`, { IfMatch: ETag })),
+    );
+    const winners = results.flatMap((result, writer) => (result.status === "fulfilled" ? [writer] : []));
+    expect(winners).toHaveLength(1);
+    for (const result of results) {
+      if (result.status === "fulfilled") continue;
+      const status = (result.reason as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      expect([412, 409]).toContain(status);
+    }
+    expect(await content("race.txt")).toBe(`writer ${winners[0]}`);
+  });
+
+  it("of 20 concurrent If-None-Match: * creates exactly one succeeds", async () => {
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, writer) =>
+        put("race-create.txt", `writer ${writer}`, { IfNoneMatch: "*" }),
+      ),
+    );
+    const winners = results.flatMap((result, writer) => (result.status === "fulfilled" ? [writer] : []));
+    expect(winners).toHaveLength(1);
+    expect(await content("race-create.txt")).toBe(`writer ${winners[0]}`);
+  });
+
+  it("uploads their clients abandon mid-body, running or queued, do not keep the key locked", async () => {
+    // s3rver never finishes such a write; the key's lock must not wait for it.
+    const partialPut = (body: string) =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(server.port, "127.0.0.1", () => {
+          socket.write(
+            `PUT /c/abandoned.txt HTTP/1.1\r\nHost: local\r\nContent-Length: 100000\r\n\r\n${body}`,
+          );
+          setTimeout(() => resolve(socket), 200);
+        });
+        socket.on("error", reject);
+      });
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const running = await partialPut("running");
+    const queued = await partialPut("queued");
+    queued.destroy();
+    await sleep(100);
+    running.destroy();
+    await sleep(100);
+    // s3rver writes in place, so the running upload left its partial body behind; the queued
+    // one's client left before its turn, so its write never started (it would empty the object).
+    expect(await content("abandoned.txt")).toBe("running");
+    let timer: NodeJS.Timeout | undefined;
+    const locked = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error("the key stayed locked")), 5000);
+    });
+    await Promise.race([put("abandoned.txt", "complete"), locked]).finally(() => clearTimeout(timer));
+    expect(await content("abandoned.txt")).toBe("complete");
   });
 });

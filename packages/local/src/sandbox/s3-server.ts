@@ -54,6 +54,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3Serv
   repairDelimiterListing(server.store);
   // Koa composes its middleware when it starts listening: these run before s3rver's router.
   server.middleware.unshift(uploadPartCopy(server.store));
+  server.middleware.unshift(conditionalWrites(server.store));
   const observe = options.onRequest;
   if (observe !== undefined) {
     server.middleware.unshift(async (ctx, next) => {
@@ -164,5 +165,135 @@ function uploadPartCopy(store: S3rver["store"]): Middleware {
     const { md5 } = await store.putPart(bucket, uploadId, partNumber, object.content);
     const lastModified = new Date().toISOString();
     ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult><LastModified>${lastModified}</LastModified><ETag>"${md5}"</ETag></CopyPartResult>`;
+  };
+}
+
+/**
+ * S3's conditional writes (`If-None-Match: *`, `If-Match: <etag>`) on PutObject, CopyObject and
+ * CompleteMultipartUpload, which s3rver 3.7.1 ignores (it always writes). Every write to a key,
+ * conditional or not, holds that key's lock from the check until s3rver has stored the object:
+ * two conditional writes never both succeed, and no other write slips in between.
+ */
+function conditionalWrites(store: S3rver["store"]): Middleware {
+  const lock = keyedLock();
+  return async (ctx, next) => {
+    const target = keyWrite(ctx);
+    if (target === undefined) return next();
+    const { bucket, key } = target;
+    // Conditional deletes are not implemented: a DELETE only takes the lock.
+    const ifMatch = ctx.method === "DELETE" ? undefined : header(ctx, "if-match");
+    const ifNoneMatch = ctx.method === "DELETE" ? undefined : header(ctx, "if-none-match");
+    if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== "*") {
+      // On writes S3 implements only "*" (no object at all).
+      const message = "A header you provided implies functionality that is not implemented";
+      return s3Error(ctx, 501, "NotImplemented", message, { Header: "If-None-Match" });
+    }
+    // s3rver never finishes a write whose client hangs up mid-body (it pipes the request without
+    // watching it for errors): such a request must neither keep the key's lock nor, if it was
+    // still queued or checking, start its write once the lock has passed on.
+    let hungUp = false;
+    const abandoned = new Promise<void>((resolve) => {
+      ctx.res.once("close", () => {
+        hungUp = !ctx.req.complete;
+        if (hungUp) resolve();
+      });
+    });
+    const write = async () => (hungUp ? undefined : next());
+    const checkThenWrite = async () => {
+      if (ifMatch === undefined && ifNoneMatch === undefined) return write();
+      const etag = await currentETag(store, bucket, key);
+      if (ifMatch !== undefined && etag === undefined) {
+        // Without the bucket, s3rver answers NoSuchBucket as S3 does.
+        if ((await store.getBucket(bucket)) === null) return write();
+        return s3Error(ctx, 404, "NoSuchKey", "The specified key does not exist.", { Key: key });
+      }
+      // S3 compares ETags with and without their surrounding quotes.
+      if (ifMatch !== undefined && unquote(ifMatch) !== unquote(etag ?? "")) {
+        return preconditionFailed(ctx, "If-Match");
+      }
+      if (ifNoneMatch !== undefined && etag !== undefined) return preconditionFailed(ctx, "If-None-Match");
+      return write();
+    };
+    await lock(`${bucket}/${key}`, () => Promise.race([checkThenWrite(), abandoned]));
+  };
+}
+
+/** The bucket and key a request writes or deletes (path-style), if it is such a request. */
+function keyWrite(ctx: Context): { bucket: string; key: string } | undefined {
+  const slash = ctx.path.indexOf("/", 1);
+  if (slash < 0 || slash === ctx.path.length - 1) return undefined; // no key: a bucket request
+  const has = (name: string) => name in ctx.query;
+  const writes =
+    // CompleteMultipartUpload
+    (ctx.method === "POST" && has("uploadId")) ||
+    // PutObject, CopyObject, DeleteObject; not a part (?uploadId) or a subresource (?tagging...)
+    ((ctx.method === "PUT" || ctx.method === "DELETE") &&
+      !["uploadId", "tagging", "acl", "legal-hold", "retention"].some(has));
+  if (!writes) return undefined;
+  return { bucket: decode(ctx.path.slice(1, slash)), key: decode(ctx.path.slice(slash + 1)) };
+}
+
+/** Like s3rver's router: a malformed escape stays as it is. */
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The stored object's ETag (quoted), from its metadata files: no content is read. */
+async function currentETag(store: S3rver["store"], bucket: string, key: string): Promise<string | undefined> {
+  try {
+    return (await store.getMetadata(bucket, key)).etag;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function unquote(etag: string): string {
+  return etag.trim().replace(/^"(.*)"$/, "$1");
+}
+
+function preconditionFailed(ctx: Context, condition: string): void {
+  const message = "At least one of the pre-conditions you specified did not hold";
+  s3Error(ctx, 412, "PreconditionFailed", message, { Condition: condition });
+}
+
+function s3Error(
+  ctx: Context,
+  status: number,
+  code: string,
+  message: string,
+  detail: Record<string, string>,
+): void {
+  const fields = Object.entries(detail).map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`);
+  ctx.status = status;
+  ctx.type = "application/xml";
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>${fields.join("")}</Error>`;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/**
+ * Runs tasks one at a time per name, in arrival order. Names with nothing queued are dropped,
+ * so the map only holds keys being written.
+ */
+function keyedLock(): <T>(name: string, task: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<unknown>>();
+  return async (name, task) => {
+    const previous = tails.get(name) ?? Promise.resolve();
+    const run = previous.then(task);
+    // The next task waits for this one to settle, whether it succeeded or not.
+    const tail = run.catch(() => undefined);
+    tails.set(name, tail);
+    try {
+      return await run;
+    } finally {
+      if (tails.get(name) === tail) tails.delete(name);
+    }
   };
 }

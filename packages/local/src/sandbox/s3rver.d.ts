@@ -1,5 +1,6 @@
 // The slice of s3rver 3.7.1 (CommonJS, untyped) that the local S3 server uses.
 declare module "s3rver" {
+  import type { IncomingMessage, ServerResponse } from "node:http";
   import type { AddressInfo } from "node:net";
 
   class S3rver {
@@ -37,6 +38,9 @@ declare module "s3rver" {
 
     interface FilesystemStore {
       rootDirectory: string;
+      getBucket(bucket: string): Promise<{ name: string } | null>;
+      /** Rejects with ENOENT when there is no such object; `etag` is quoted. */
+      getMetadata(bucket: string, key: string): Promise<{ etag: string } & Record<string, unknown>>;
       listObjects(bucket: string, options: ListOptions): Promise<ListResult>;
       getObject(
         bucket: string,
@@ -53,6 +57,8 @@ declare module "s3rver" {
 
     /** Koa's context, as far as the harness's middleware uses it. */
     interface Context {
+      req: IncomingMessage;
+      res: ServerResponse;
       method: string;
       path: string;
       query: Record<string, string | string[] | undefined>;
