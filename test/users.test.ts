@@ -6,12 +6,29 @@ const hash = `$6$saltsalt$${"a".repeat(86)}`;
 const alice = { name: "alice", passwordHash: hash, grants: [{ path: "projects/alpha", access: "ro" }] };
 
 describe("parseUsersManifest", () => {
-  it("reads a manifest and defaults to the bind layout", () => {
+  it("reads a manifest and defaults to the bind layout, revision 0 and enabled users", () => {
     expect(parseUsersManifest({ version: 1, users: [alice] })).toEqual({
       version: 1,
       layout: "bind",
-      users: [alice],
+      revision: 0,
+      users: [{ ...alice, disabled: false }],
     });
+  });
+
+  it("keeps the revision and a disabled user", () => {
+    const manifest = parseUsersManifest({ version: 1, revision: 7, users: [{ ...alice, disabled: true }] });
+    expect(manifest.revision).toBe(7);
+    expect(manifest.users[0]?.disabled).toBe(true);
+  });
+
+  it("words revision and disabled problems as apply-users.sh does", () => {
+    expect(
+      manifestProblems({ version: 1, revision: 2 ** 53, users: [{ ...alice, disabled: "no" }] }),
+    ).toEqual([
+      `revision: must be a whole number from 0 to ${manifestRules.maxRevision}`,
+      "users[0].disabled: must be a boolean",
+    ]);
+    expect(manifestRules.maxRevision).toBe(Number.MAX_SAFE_INTEGER);
   });
 
   it("names every problem by its field, as apply-users.sh does", () => {

@@ -6,11 +6,21 @@
 # interpolation); parameters arrive as SSM_<Name> variables and are checked again here.
 #   SSM_UsersManifestKey  object key of the manifest, default .ftpfleet/users.json; read through
 #                         the bucket mount
+#   AWS_SSM_INSTANCE_ID   set by the SSM agent (i-<hex> or mi-<hex>): names the applied report;
+#                         unset, none is written
 #   FTPFLEET_ROOT         sandbox prefix for every instance path; empty on AWS.
 #
-# Manifest: {"version":1,"layout":"bind","users":[{"name":"alice","passwordHash":"$6$salt$hash",
-#   "grants":[{"path":"projects/alpha","access":"ro"},{"path":"inbox/alice","access":"rw"}]}]}
+# Manifest: {"version":1,"layout":"bind","revision":7,"users":[{"name":"alice",
+#   "passwordHash":"$6$salt$hash","disabled":false,"grants":[{"path":"projects/alpha","access":"ro"},
+#   {"path":"inbox/alice","access":"rw"}]}]}
 # Checked whole against lib/manifest-rules.json before any change; one bad entry rejects it.
+# revision (default 0) is bumped by every write of the manifest. A disabled user (default false)
+# stays in the manifest and is applied as a removed one: no login, no mounts, no home.
+#
+# Open sessions: those of a removed or disabled user, or of one with a new password, end. A revoked
+# or changed grant is unmounted under its sessions, which keep their connection; only if a session
+# keeps the folder busy (working directory, open file) do that user's sessions end. New grants
+# show in open sessions.
 #
 # Layout "bind" (default): each home under /srv/ftpfleet/home/<user> is a local, root-owned
 # directory; each grant is a bind mount of /mnt/ftpfleet/bucket/<path> onto <home>/<path>,
@@ -19,9 +29,14 @@
 # view of it) plus pure-ftpd-virtualchroot, which follows links out of the chroot.
 #
 # Writes: $FTPFLEET_ROOT/etc/ftpfleet/pure-ftpd/{pureftpd.passwd,pureftpd.pdb,layout}, homes and
-# their mounts; folder markers in the bucket for missing rw grant folders.
-# Exit: 0 applied (refused grants named on stderr), 1 failure, 2 invalid parameter or manifest
-# (nothing changed).
+# their mounts; folder markers in the bucket for missing rw grant folders; with AWS_SSM_INSTANCE_ID,
+# the report .ftpfleet/applied/<instance-id>.json in the bucket, after everything else:
+#   {"instanceId":"i-…","revision":7,"manifestKey":".ftpfleet/users.json",
+#    "appliedAt":"2025-01-31T12:00:00Z","users":["alice"],
+#    "refused":[{"user":"eve","path":"up/x","reason":"up is a link in the bucket"}]}
+#   (users: the enabled users applied; refused: the grants refused, as on stderr).
+# Exit: 0 applied (refused grants named on stderr), 1 failure (also: the report not written),
+# 2 invalid parameter, AWS_SSM_INSTANCE_ID or manifest (nothing changed).
 set -euo pipefail
 
 step=apply-users
@@ -32,6 +47,11 @@ key="${SSM_UsersManifestKey:-}"
 [[ -n "$key" ]] || key=.ftpfleet/users.json
 [[ "$key" =~ ^\.ftpfleet/[A-Za-z0-9._-]{1,100}\.json$ ]] ||
   invalid UsersManifestKey "expected .ftpfleet/<name>.json"
+# Set by the SSM agent: names this instance's report. Unset (run by hand): no report.
+if [[ -n "${AWS_SSM_INSTANCE_ID+set}" ]]; then
+  [[ "$AWS_SSM_INSTANCE_ID" =~ ^(i-[0-9a-f]{8,17}|mi-[0-9a-f]{17})$ ]] ||
+    invalid AWS_SSM_INSTANCE_ID "expected i-<8 to 17 hex digits> or mi-<17 hex digits>"
+fi
 
 mnt="$root/mnt/ftpfleet/bucket"
 ro_view="$root/mnt/ftpfleet/bucket-ro"
@@ -58,7 +78,8 @@ cp "$mnt/$key" "$work/manifest.json" 2>/dev/null || fail "cannot read the manife
 rules="$(cat "$(dirname "${BASH_SOURCE[0]}")/lib/manifest-rules.json")"
 
 # One jq program validates (naming the field as manifest.ts does, never echoing a value) and
-# flattens: L<TAB>layout, U<TAB>name<TAB>hash, G<TAB>user<TAB>access<TAB>path.
+# flattens: L<TAB>layout, R<TAB>revision, U<TAB>name<TAB>hash, G<TAB>user<TAB>access<TAB>path for
+# each enabled user, D<TAB>name for each disabled one.
 cat >"$work/check.jq" <<'JQ'
 def bad($f; $why): error("\($f): \($why)");
 def object($f; $allowed):
@@ -77,15 +98,21 @@ def text($f; problem):
   elif explode | any(. < 32 or . > 126) then bad($f; "control or non-ASCII characters")
   else problem as $p | if $p then bad($f; $p) else . end end;
 $rules as $r
-| object("(root)"; ["version", "layout", "users"])
+| object("(root)"; ["version", "layout", "revision", "users"])
 | if .version != $r.version then bad("version"; "must be \($r.version)") else . end
 | (if has("layout") then .layout else "bind" end | one_of("layout"; $r.layouts)) as $layout
+# + 0: printed as the number it is (1.0 as 1, -0 as 0).
+| (if has("revision") then .revision else 0 end
+   | if type == "number" and . == floor and . >= 0 and . <= $r.maxRevision then . + 0
+     else bad("revision"; "must be a whole number from 0 to \($r.maxRevision)") end) as $revision
 | .users | list("users"; $r.maxUsers) | to_entries
-| map("users[\(.key)]" as $u | .value | object($u; ["name", "passwordHash", "grants"])
+| map("users[\(.key)]" as $u | .value | object($u; ["name", "passwordHash", "disabled", "grants"])
   | (.name | text("\($u).name"; if whole($r.userName) | not then $r.userName.rule
       elif IN($r.reservedUserNames[]) then "reserved for a system account" else null end)) as $name
   | (.passwordHash | text("\($u).passwordHash"; if whole($r.passwordHash) then null else $r.passwordHash.rule end))
     as $hash
+  | (if has("disabled") then .disabled else false end
+     | if type == "boolean" then . else bad("\($u).disabled"; "must be a boolean") end) as $disabled
   | (.grants | list("\($u).grants"; $r.maxGrantsPerUser)) as $g
   | [$g | to_entries[] | "\($u).grants[\(.key)]" as $f | .value | object($f; ["path", "access"])
      | (.path | text("\($f).path"; split("/") as $s
@@ -100,11 +127,13 @@ $rules as $r
        | $k)
      | bad("\($u).grants[\($j)].path"; "\(if $p[.] == $p[$j] then "duplicate of" else "inside" end) grants[\(.)].path")
     ] as $_
-  | {$name, $hash, grants: $g})
+  | {$name, $hash, $disabled, grants: $g})
 | . as $all
 | (reduce range(length) as $i ({}; $all[$i].name as $n
    | if has($n) then bad("users[\($i)].name"; "duplicate of users[\(.[$n])].name") else .[$n] = $i end)) as $_
-| "L\t\($layout)", (.[] | "U\t\(.name)\t\(.hash)", (.name as $n | .grants[] | "G\t\($n)\t\(.access)\t\(.path)"))
+| "L\t\($layout)", "R\t\($revision)",
+  (.[] | if .disabled then "D\t\(.name)"
+         else "U\t\(.name)\t\(.hash)", (.name as $n | .grants[] | "G\t\($n)\t\(.access)\t\(.path)") end)
 JQ
 if ! jq -r --argjson rules "$rules" -f "$work/check.jq" "$work/manifest.json" >"$work/plan" 2>"$work/error"; then
   echo "invalid manifest $key: $(sed -e 's/^jq: error (at [^)]*): //' "$work/error")" >&2
@@ -118,8 +147,10 @@ if [[ ",$(findmnt -n -o VFS-OPTIONS --mountpoint "$mnt")," != *,nosymfollow,* ]]
 fi
 bucket_dev="$(findmnt -n -r -o MAJ:MIN --mountpoint "$mnt")"
 refused=0
+: >"$work/refused"
 refuse() {
   echo "refused grant $2 of user $1: $3" >&2
+  printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$work/refused"
   refused=$((refused + 1))
 }
 # A link at or above a grant would lead root's mkdir and mount to the host or .ftpfleet. The grant
@@ -142,13 +173,17 @@ link_problem() {
 }
 
 layout=bind
-declare -A hashes=() want=() affected=()
+revision=0
+declare -A hashes=() want=() ended=() disabled=()
 users=()
 grants=()
 total=0
 while IFS=$'\t' read -r kind a b c; do
   case "$kind" in
     L) layout="$a" ;;
+    R) revision="$a" ;;
+    # A disabled user is applied as a removed one: no account, no mounts, no home, no session.
+    D) disabled["$a"]=1 ;;
     U)
       users+=("$a")
       hashes["$a"]="$b"
@@ -172,24 +207,28 @@ if [[ "$layout" == symlink ]]; then
     "Use layout=bind unless you must keep the original layout." >&2
 fi
 
-# Sessions of users whose access shrinks must end, or they keep what they had until they leave.
-kill_sessions() {
+# An open session keeps its login and what it reaches until it leaves: to lose them, it must end.
+end_sessions() {
   local pid account
+  [[ -z "${ended[$1]+set}" ]] || return 0
+  ended["$1"]=1
   ftp_sessions | while read -r pid account; do
     if [[ "$account" == "$1" && "$pid" =~ ^[0-9]+$ ]]; then kill "$pid" 2>/dev/null || true; fi
   done
 }
 
-# 1. Accounts first: removed users cannot log in any more from here on. A changed password ends
-# the user's sessions too.
+# 1. Accounts first: removed and disabled users cannot log in any more from here on. Their
+# sessions, and those of users with a new password, end right after, before mounts and homes go.
 install -d -m 0755 "$homes"
+gone=()
 if [[ -r "$conf/pureftpd.passwd" ]]; then
   while IFS=: read -r name hash _; do
-    if [[ -n "$name" && -n "${hashes[$name]+set}" && "${hashes[$name]}" != "$hash" ]]; then
-      affected["$name"]=1
-    fi
+    if [[ -n "$name" && "${hashes[$name]-}" != "$hash" ]]; then gone+=("$name"); fi
   done <"$conf/pureftpd.passwd"
 fi
+for home in "$homes"/*; do
+  if [[ -d "$home" && -z "${hashes[${home##*/}]+set}" ]]; then gone+=("${home##*/}"); fi
+done
 : >"$work/passwd"
 for name in "${users[@]}"; do
   printf '%s:%s:%s:%s::%s/./::::::::::::\n' "$name" "${hashes[$name]}" "$uid" "$gid" "$homes/$name" >>"$work/passwd"
@@ -197,6 +236,9 @@ done
 install -m 0600 "$work/passwd" "$conf/pureftpd.passwd.new"
 "$pure_pw" mkdb "$conf/pureftpd.pdb" -f "$conf/pureftpd.passwd.new" >/dev/null
 mv -f "$conf/pureftpd.passwd.new" "$conf/pureftpd.passwd"
+for name in "${gone[@]}"; do
+  end_sessions "$name"
+done
 
 # 2. Mounts under the homes that the manifest no longer wants (or wants with other access), or
 # that do not show exactly their bucket folder with links off (e.g. made by an older version).
@@ -217,8 +259,13 @@ while IFS=$'\t' read -r target options dev fsroot; do
     "$fsroot" == "/${target#"$homes/$user/"}" && ",$options," == *,nosymfollow,* ]]; then
     continue
   fi
-  affected["$user"]=1
-  umount "$target" 2>/dev/null || umount -l "$target"
+  # A plain unmount fails only while a session works inside the folder (directory, open file); a
+  # lazy one would leave that session the detached folder, so its user's sessions end first.
+  # Sessions elsewhere keep their connection and simply no longer see the folder.
+  if ! umount "$target" 2>/dev/null; then
+    end_sessions "$user"
+    umount -l "$target"
+  fi
   echo "unmounted $target"
 done < <(current_mounts "$homes")
 if [[ "$layout" == bind ]] && mountpoint -q "$ro_view"; then
@@ -231,15 +278,11 @@ for home in "$homes"/*; do
   [[ -d "$home" ]] || continue
   name="${home##*/}"
   [[ -n "${hashes[$name]+set}" ]] && continue
-  affected["$name"]=1
   if [[ -n "$(current_mounts "$home")" ]]; then
     fail "mounts remain under $home; not removing it"
   fi
   rm -r --one-file-system -- "$home"
-  echo "removed user $name"
-done
-for name in "${!affected[@]}"; do
-  kill_sessions "$name"
+  if [[ -n "${disabled[$name]+set}" ]]; then echo "disabled user $name"; else echo "removed user $name"; fi
 done
 
 # 4. What the manifest wants.
@@ -261,7 +304,12 @@ for name in "${users[@]}"; do
     for target in "${!want[@]}"; do
       [[ "$target" == "$dir/"* ]] && continue 2
     done
-    rmdir -- "$dir" 2>/dev/null || true
+    rmdir -- "$dir" 2>/dev/null || continue
+    # find saw its parents before they were emptied: a revoked a/b must not leave an empty a.
+    dir="${dir%/*}"
+    while [[ "$dir" != "$home" && -z "${want[$dir]:-}" ]] && rmdir -- "$dir" 2>/dev/null; do
+      dir="${dir%/*}"
+    done
   done < <(find "$home" -xdev -mindepth 1 -depth -type d -empty -print0)
 done
 
@@ -346,5 +394,19 @@ if [[ "$previous" != "$layout" && -f "$conf/args" ]]; then
     echo "layout $previous -> $layout: restart required ($daemon)"
   fi
 fi
-echo "applied $key: ${#users[@]} user(s), $total grant(s) ($refused refused), $mounted new mount(s)," \
-  "layout $layout"
+# 6. The report: which revision this instance applied, for the operators' tools. Made whole here
+# and written with one cp, which s3fs uploads in one piece as it closes the file.
+if [[ -n "${AWS_SSM_INSTANCE_ID+set}" ]]; then
+  report=".ftpfleet/applied/$AWS_SSM_INSTANCE_ID.json"
+  jq -n -c --arg instanceId "$AWS_SSM_INSTANCE_ID" --argjson revision "$revision" --arg manifestKey "$key" \
+    --arg appliedAt "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --rawfile refused "$work/refused" \
+    '{$instanceId, $revision, $manifestKey, $appliedAt, users: $ARGS.positional,
+      refused: [$refused | split("\n")[] | select(. != "") | split("\t") | {user: .[0], path: .[1], reason: .[2]}]}' \
+    --args "${users[@]}" >"$work/applied.json"
+  if ! mkdir -p -- "$mnt/.ftpfleet/applied" || ! cp -- "$work/applied.json" "$mnt/$report"; then
+    fail "revision $revision was applied, but the report $report could not be written to the bucket"
+  fi
+  echo "reported revision $revision in $report"
+fi
+echo "applied $key: ${#users[@]} user(s) (${#disabled[@]} disabled), $total grant(s) ($refused refused)," \
+  "$mounted new mount(s), layout $layout, revision $revision"

@@ -42,8 +42,9 @@ export interface Grant {
   access: "ro" | "rw";
 }
 
-/** A user of the manifest: a password is hashed with a new salt on every call; a given hash is kept. */
-export type ManifestUser = { name: string; grants: Grant[] } & (
+/** A user of the manifest: a password is hashed with a new salt on every call (a changed hash, which
+ * ends the user's sessions); a given hash is kept. `disabled` is written only when given. */
+export type ManifestUser = { name: string; grants: Grant[]; disabled?: boolean } & (
   | { password: string }
   | { passwordHash: string }
 );
@@ -52,15 +53,17 @@ export async function putManifest(
   s3: S3Client,
   world: Sandbox,
   users: ManifestUser[],
-  options: { layout?: "bind" | "symlink"; key?: string } = {},
+  options: { layout?: "bind" | "symlink"; key?: string; revision?: number } = {},
 ): Promise<void> {
   const manifest = {
     version: 1,
     layout: options.layout ?? "bind",
+    ...(options.revision === undefined ? {} : { revision: options.revision }),
     users: await Promise.all(
       users.map(async (user) => ({
         name: user.name,
         passwordHash: "passwordHash" in user ? user.passwordHash : await sha512Crypt(user.password),
+        ...(user.disabled === undefined ? {} : { disabled: user.disabled }),
         grants: user.grants,
       })),
     ),

@@ -3,7 +3,12 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { systemClock, until } from "@ftpfleet/core";
 import { bundleDocument } from "@ftpfleet/core/documents";
 import {
@@ -24,6 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestCases } from "../fixtures/manifest-cases";
 import {
   dataPlaneSkip,
+  type Grant,
   getObject,
   mountAccess,
   putManifest,
@@ -34,6 +40,8 @@ import {
 } from "./helpers";
 
 const skip = dataPlaneSkip("provisioning.test.ts");
+
+type FtpSession = Awaited<ReturnType<typeof ftpLogin>>;
 
 /**
  * Paths inside the bucket mount are checked asynchronously only: the S3 server runs in this
@@ -213,6 +221,8 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
         const passwd = await readFile(join(judge.root, "etc/ftpfleet/pure-ftpd/pureftpd.passwd"), "utf8");
         const applied = passwd.split("\n").filter(Boolean);
         expect(applied.map((line) => line.split(":")[0]).sort()).toEqual([...names].sort());
+        const revision = (manifest as { revision?: number }).revision ?? 0;
+        expect(result.stdout).toMatch(new RegExp(`, revision ${revision}\n$`));
         return;
       }
       expect(result.code, result.stdout + result.stderr).toBe(2);
@@ -492,6 +502,275 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
         expect(good.stdout).toContain("applied .ftpfleet/hardening.json: 1 user(s)");
       } finally {
         await rm(alone, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe("open FTP sessions across apply-users, and the applied report", () => {
+    let live: SandboxInstance;
+    const key = ".ftpfleet/live.json";
+    const instanceId = "i-0123456789abcdef0";
+    const reportKey = `.ftpfleet/applied/${instanceId}.json`;
+    const drop = { path: "drop/carol", access: "rw" } as const;
+    const base = { path: "projects/alpha", access: "ro" } as const;
+    // Fixed hashes: a new hash is a new password, which ends the user's sessions by design.
+    let carolHash = "";
+    let daveHash = "";
+    let revision = 0;
+    /** Writes the manifest with the next revision and applies it on `live`. */
+    const publish = async (users: { name: string; grants: Grant[]; disabled?: boolean }[]) => {
+      revision += 1;
+      await putManifest(
+        s3,
+        world,
+        users.map((user) => ({ ...user, passwordHash: user.name === "carol" ? carolHash : daveHash })),
+        { key, revision },
+      );
+    };
+    const apply = (env: Record<string, string> = {}) =>
+      live.runScript("apply-users", { UsersManifestKey: key }, env);
+    const applied = async (users: { name: string; grants: Grant[]; disabled?: boolean }[]) => {
+      await publish(users);
+      const result = await apply();
+      expect(result.code, result.stderr).toBe(0);
+      return result;
+    };
+    const carolIn = (session: FtpSession, path: string) =>
+      session.uploadFrom(Readable.from([`${path}\n`]), path);
+    const login = (user: string) => ftpLogin(live.address, user, `${user}-pass`);
+    const ended = (session: FtpSession, what: string) =>
+      until(
+        systemClock,
+        () =>
+          session.send("NOOP").then(
+            () => false,
+            () => true,
+          ),
+        { what, limitMs: 5_000 },
+      );
+    const home = (user: string) => join(live.root, "srv/ftpfleet/home", user);
+
+    beforeAll(async () => {
+      [carolHash, daveHash] = await Promise.all([sha512Crypt("carol-pass"), sha512Crypt("dave-pass")]);
+      await publish([{ name: "carol", grants: [base] }]);
+      live = await world.addInstance({ instanceId });
+      await live.provision({ usersManifestKey: key });
+    }, 60_000);
+
+    it("a grant shows in an open session and its revocation hides it there, the session staying connected", async () => {
+      await applied([{ name: "carol", grants: [base] }]);
+      const session = await login("carol");
+      try {
+        await expect(carolIn(session, "drop/carol/before.txt")).rejects.toThrow(/55[03]/);
+
+        const granted = await applied([{ name: "carol", grants: [base, drop] }]);
+        expect(granted.stdout).toContain("1 new mount(s)");
+        await carolIn(session, "drop/carol/granted.txt");
+        expect(await getObject(s3, world, "drop/carol/granted.txt")).toBe("drop/carol/granted.txt\n");
+
+        const revoked = await applied([{ name: "carol", grants: [base] }]);
+        expect(revoked.stdout).toContain(`unmounted ${join(home("carol"), "drop/carol")}`);
+        expect(mountsUnder(home("carol")).map((entry) => entry.target)).toEqual([
+          join(home("carol"), "projects/alpha"),
+        ]);
+        await expect(carolIn(session, "drop/carol/revoked.txt")).rejects.toThrow(/55[03]/);
+        expect(await getObject(s3, world, "drop/carol/revoked.txt")).toBeUndefined();
+        // Still connected, and still served.
+        expect((await session.send("NOOP")).code).toBe(200);
+        expect(await session.pwd()).toBe("/");
+        const names = (await session.list()).map((entry) => entry.name);
+        expect(names).toContain("projects");
+        expect(names).not.toContain("drop");
+      } finally {
+        session.close();
+      }
+    });
+
+    it("a ro grant made rw, and back, keeps a session that is not inside it, which sees each change", async () => {
+      await applied([{ name: "carol", grants: [base, { ...drop, access: "ro" }] }]);
+      const session = await login("carol");
+      try {
+        await expect(carolIn(session, "drop/carol/ro.txt")).rejects.toThrow(/55[03]/);
+        await applied([{ name: "carol", grants: [base, drop] }]);
+        await carolIn(session, "drop/carol/rw.txt");
+        expect(mountAccess(join(home("carol"), "drop/carol"))).toEqual(["rw"]);
+        await applied([{ name: "carol", grants: [base, { ...drop, access: "ro" }] }]);
+        expect(mountAccess(join(home("carol"), "drop/carol"))).toEqual(["ro"]);
+        await expect(carolIn(session, "drop/carol/ro-again.txt")).rejects.toThrow(/55[03]/);
+        expect((await session.send("NOOP")).code).toBe(200);
+      } finally {
+        session.close();
+      }
+      expect(await getObject(s3, world, "drop/carol/rw.txt")).toBe("drop/carol/rw.txt\n");
+      expect(await getObject(s3, world, "drop/carol/ro-again.txt")).toBeUndefined();
+    });
+
+    it("a session working inside a revoked folder is ended, with its user's other sessions; another user's is not", async () => {
+      await applied([
+        { name: "carol", grants: [base, drop] },
+        { name: "dave", grants: [drop] },
+      ]);
+      const inside = await login("carol");
+      const elsewhere = await login("carol");
+      const dave = await login("dave");
+      try {
+        await inside.cd("drop/carol");
+        await dave.cd("drop/carol");
+        await applied([
+          { name: "carol", grants: [base] },
+          { name: "dave", grants: [drop] },
+        ]);
+        await ended(inside, "carol's session inside the revoked folder to end");
+        await ended(elsewhere, "carol's other session to end");
+        expect((await dave.send("NOOP")).code).toBe(200);
+        await dave.uploadFrom(Readable.from(["dave\n"]), "dave.txt");
+        expect(await getObject(s3, world, "drop/carol/dave.txt")).toBe("dave\n");
+        // Nothing detached is left behind for anyone: the folder is gone from carol's home.
+        expect(mountsUnder(join(home("carol"), "drop"))).toEqual([]);
+        expect(await exists(join(home("carol"), "drop/carol"))).toBe(false);
+        const again = await login("carol");
+        try {
+          expect((await again.list()).map((entry) => entry.name)).not.toContain("drop");
+        } finally {
+          again.close();
+        }
+      } finally {
+        inside.close();
+        elsewhere.close();
+        dave.close();
+      }
+    });
+
+    it("disabling a user ends their sessions and refuses their logins, keeping them in the manifest; enabling restores them", async () => {
+      await applied([
+        { name: "carol", grants: [base, drop] },
+        { name: "dave", grants: [drop] },
+      ]);
+      const carol = await login("carol");
+      const dave = await login("dave");
+      try {
+        const disabled = await applied([
+          { name: "carol", grants: [base, drop], disabled: true },
+          { name: "dave", grants: [drop] },
+        ]);
+        expect(disabled.stdout).toContain("disabled user carol");
+        expect(disabled.stdout).toMatch(/applied \S+: 1 user\(s\) \(1 disabled\)/);
+        await ended(carol, "disabled carol's session to end");
+        expect((await dave.send("NOOP")).code).toBe(200);
+        await expect(probeLogin(live.address, "carol", "carol-pass")).rejects.toThrow(/login refused/);
+        expect(await readFile(join(live.root, "etc/ftpfleet/pure-ftpd/pureftpd.passwd"), "utf8")).not.toMatch(
+          /^carol:/m,
+        );
+        expect(existsSync(home("carol"))).toBe(false);
+        expect(mountsUnder(home("carol"))).toEqual([]);
+
+        const enabled = await applied([
+          { name: "carol", grants: [base, drop], disabled: false },
+          { name: "dave", grants: [drop] },
+        ]);
+        expect(enabled.stdout).toContain("2 new mount(s)");
+        const back = await login("carol");
+        try {
+          await back.uploadFrom(Readable.from(["back\n"]), "drop/carol/back.txt");
+        } finally {
+          back.close();
+        }
+        expect(await getObject(s3, world, "drop/carol/back.txt")).toBe("back\n");
+      } finally {
+        carol.close();
+        dave.close();
+      }
+    });
+
+    it("reports the revision it applied in .ftpfleet/applied/<AWS_SSM_INSTANCE_ID>.json; without the variable, no report", async () => {
+      // s3fs shows an object whose mode metadata says S_IFLNK as a symbolic link to its body.
+      await putObject(s3, world, "live-link", "/etc", { mode: String(0o120777) });
+      const before = Date.now() - 1_000;
+      const result = await applied([
+        { name: "carol", grants: [base, { path: "live-link/x", access: "ro" }] },
+        { name: "dave", grants: [drop], disabled: true },
+      ]);
+      expect(result.stdout).toContain(`reported revision ${revision} in ${reportKey}`);
+      expect(result.stdout).toMatch(new RegExp(`, revision ${revision}\\n$`));
+      const text = (await getObject(s3, world, reportKey)) ?? "";
+      const report = JSON.parse(text) as Record<string, unknown>;
+      expect(Object.keys(report)).toEqual([
+        "instanceId",
+        "revision",
+        "manifestKey",
+        "appliedAt",
+        "users",
+        "refused",
+      ]);
+      expect(report).toEqual({
+        instanceId,
+        revision,
+        manifestKey: key,
+        appliedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        users: ["carol"],
+        refused: [{ user: "carol", path: "live-link/x", reason: "live-link is a link in the bucket" }],
+      });
+      const at = Date.parse(String(report.appliedAt));
+      expect(at).toBeGreaterThanOrEqual(Math.floor(before / 1_000) * 1_000);
+      expect(at).toBeLessThanOrEqual(Date.now());
+
+      // The first instance has no agent id: it applies, and reports nothing.
+      const plain = await instance.runScript("apply-users", {});
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(plain.stdout).not.toContain("reported");
+      const listed = await s3.send(
+        new ListObjectsV2Command({ Bucket: world.bucket, Prefix: ".ftpfleet/applied/" }),
+      );
+      // s3fs's folder marker aside.
+      const reports = (listed.Contents ?? []).map((object) => object.Key).filter((k) => !k?.endsWith("/"));
+      expect(reports).toEqual([reportKey]);
+    });
+
+    it.each([
+      ["empty", ""],
+      ["too short", "i-0123456"],
+      ["in upper case", "i-0123456789ABCDEF0"],
+      ["an mi- id too short", "mi-0123456789abcdef"],
+      ["with a trailing newline", `${instanceId}\n`],
+      ["with a path", "i-0123456789abcdef0/../../users"],
+      ["with shell metacharacters", "i-01234567; touch /tmp/ftpfleet-pwned"],
+    ])("refuses an AWS_SSM_INSTANCE_ID %s with exit 2, changing nothing", async (_, bad) => {
+      await publish([{ name: "carol", grants: [] }]);
+      const report = await getObject(s3, world, reportKey);
+      const snap = await snapshot(live.root);
+      const mounts = mountsUnder(home("carol"));
+      const result = await apply({ AWS_SSM_INSTANCE_ID: bad });
+      expect(result.code, result.stdout + result.stderr).toBe(2);
+      expect(result.stderr).toContain("invalid parameter AWS_SSM_INSTANCE_ID: expected i-");
+      expect(result.stdout).toBe("");
+      expect(await snapshot(live.root)).toBe(snap);
+      expect(mountsUnder(home("carol"))).toEqual(mounts);
+      expect(await getObject(s3, world, reportKey)).toBe(report);
+      expect(existsSync("/tmp/ftpfleet-pwned")).toBe(false);
+    });
+
+    it("accepts the ids the agent gives managed instances (mi-), and fails, saying so, when the report cannot be written", async () => {
+      const managed = "mi-0123456789abcdef0";
+      const ok = await apply({ AWS_SSM_INSTANCE_ID: managed });
+      expect(ok.code, ok.stderr).toBe(0);
+      const report = JSON.parse((await getObject(s3, world, `.ftpfleet/applied/${managed}.json`)) ?? "{}");
+      expect(report).toMatchObject({ instanceId: managed, revision });
+      await s3.send(
+        new DeleteObjectCommand({ Bucket: world.bucket, Key: `.ftpfleet/applied/${managed}.json` }),
+      );
+
+      // A bucket writer's link object where the report goes: the mount follows no link.
+      const blocked = "i-00000000deadbeef";
+      const blockedKey = `.ftpfleet/applied/${blocked}.json`;
+      await putObject(s3, world, blockedKey, "/etc/passwd", { mode: String(0o120777) });
+      try {
+        const failed = await apply({ AWS_SSM_INSTANCE_ID: blocked });
+        expect(failed.code, failed.stdout).toBe(1);
+        expect(failed.stderr).toContain(
+          `apply-users: revision ${revision} was applied, but the report ${blockedKey} could not be written to the bucket`,
+        );
+      } finally {
+        await s3.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: blockedKey }));
       }
     });
   });

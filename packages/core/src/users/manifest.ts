@@ -66,9 +66,17 @@ const grantSchema = z.strictObject({
   access: z.enum(rules.access as ["ro", "rw"]),
 });
 
+/** Bumped by every write of the manifest; each instance reports the revision it applied. */
+export const revisionSchema = z.custom<number>(
+  (value) => typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= rules.maxRevision,
+  { message: `must be a whole number from 0 to ${rules.maxRevision}` },
+);
+
 const userSchema = z.strictObject({
   name: userNameSchema,
   passwordHash: passwordHashSchema,
+  /** Kept in the manifest, but on the instances as if removed: no login, no mounts, no sessions. */
+  disabled: z.boolean().default(false),
   // Each path once, none inside another: a nested grant would be mounted over its parent's view.
   grants: z
     .array(grantSchema)
@@ -91,6 +99,7 @@ export const usersManifestSchema = z.strictObject({
    * opt-in only — pure-ftpd-virtualchroot follows links out of the chroot, and only the mount's
    * nosymfollow keeps a link object planted in the bucket from showing a user host files. */
   layout: z.enum(rules.layouts as ["bind", "symlink"]).default("bind"),
+  revision: revisionSchema.default(0),
   users: z
     .array(userSchema)
     .max(rules.maxUsers)

@@ -77,6 +77,13 @@ export interface SandboxOptions {
   certificateName?: string;
 }
 
+/** Options of `Sandbox.addInstance()`. */
+export interface SandboxInstanceOptions {
+  /** The id the SSM agent would give the instance's scripts as AWS_SSM_INSTANCE_ID (`i-…`, `mi-…`);
+   * without one, the scripts run as by hand, and apply-users writes no report. */
+  instanceId?: string;
+}
+
 /** Where each instance finds the TLS PEM (key + certificate), as fetch-certificate.sh puts it. */
 export const TLS_PEM_PATH = "etc/ftpfleet/tls/pure-ftpd.pem";
 /** Where each instance finds the fleet's artifact key, when no ArtifactKeyParameter names one. */
@@ -137,7 +144,7 @@ export class Sandbox {
 
   /** A new instance: namespace, sandbox root, the S3 keys s3fs needs for the local server, the
    * fleet's TLS PEM and artifact key where the provisioning steps look for them. */
-  async addInstance(): Promise<SandboxInstance> {
+  async addInstance(options: SandboxInstanceOptions = {}): Promise<SandboxInstance> {
     const index = this.instances.length + 1;
     const name = `ftpfleet-${this.network.id}-${index}`;
     this.state.namespaces.push(name);
@@ -153,7 +160,14 @@ export class Sandbox {
     mkdirSync(join(root, TLS_PEM_PATH, ".."), { recursive: true, mode: 0o700 });
     writeFileSync(join(root, TLS_PEM_PATH), this.tlsPem, { mode: 0o600 });
     writeFileSync(join(root, ARTIFACT_KEY_PATH), `${this.artifactKey}\n`, { mode: 0o600 });
-    const instance = new SandboxInstance(this, index, namespace, root, this.log.child({ instance: name }));
+    const instance = new SandboxInstance(
+      this,
+      index,
+      namespace,
+      root,
+      this.log.child({ instance: name }),
+      options.instanceId,
+    );
     this.instances.push(instance);
     return instance;
   }
@@ -209,6 +223,8 @@ export class SandboxInstance {
     /** The instance's FTPFLEET_ROOT. */
     readonly root: string,
     private readonly log: Logger,
+    /** What the SSM agent would export as AWS_SSM_INSTANCE_ID; undefined: not exported. */
+    readonly instanceId?: string,
   ) {}
 
   get address(): string {
@@ -221,9 +237,10 @@ export class SandboxInstance {
 
   /**
    * Runs a provisioning script the way the SSM agent would on an instance: as root, with its
-   * parameters as SSM_<Name> variables, in the instance's network. nsenter joins only the
-   * network namespace, so the mounts the script makes are visible to the host (and to tests);
-   * `ip netns exec` would hide them in a private mount namespace.
+   * parameters as SSM_<Name> variables (and AWS_SSM_INSTANCE_ID when the instance has an id), in
+   * the instance's network. nsenter joins only the network namespace, so the mounts the script
+   * makes are visible to the host (and to tests); `ip netns exec` would hide them in a private
+   * mount namespace.
    */
   async runScript(
     script: DataPlaneScript,
@@ -246,6 +263,7 @@ export class SandboxInstance {
       LANG: "C.UTF-8",
       HOME: "/root",
       FTPFLEET_ROOT: this.root,
+      ...(this.instanceId === undefined ? {} : { AWS_SSM_INSTANCE_ID: this.instanceId }),
       ...extraEnv,
     };
     for (const [name, value] of Object.entries(parameters)) env[`SSM_${name}`] = value;
