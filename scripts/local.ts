@@ -58,6 +58,10 @@ Commands: scale N · kill INSTANCE-ID|N · status · quit (or Ctrl-C)
 
   const ticker = setInterval(() => show(), 2_000);
   ticker.unref();
+  // Started in the background, a read of the terminal would stop the process (SIGTTIN): with a
+  // handler it fails instead, and local mode runs on without console commands.
+  process.on("SIGTTIN", () => undefined);
+  process.stdin.on("error", () => undefined);
   const rl = createInterface({ input: process.stdin });
   rl.on("line", (line) => {
     const [command, argument] = line.trim().split(/\s+/);
@@ -75,7 +79,8 @@ Commands: scale N · kill INSTANCE-ID|N · status · quit (or Ctrl-C)
       console.error(String(error));
     }
   });
-  rl.on("close", () => void stop());
+  // End of input (stdin closed, /dev/null, a finished pipe) is not a request to stop: scripts and
+  // a second terminal drive the fleet with the ftpfleet CLI; SIGINT, SIGTERM or `quit` stop it.
 }
 
 function render(fleet: LocalFleet): string {

@@ -27,6 +27,11 @@ export class RecordChangesFailedError extends Error {
   }
 }
 
+/** Another writer changed the users manifest since it was read: read again and redo the change. */
+export class ManifestChangedError extends Error {
+  override readonly name = "ManifestChangedError";
+}
+
 export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }

@@ -1,5 +1,6 @@
 // @ftpfleet/core: what runs in AWS. Handlers import from here; so do the simulation and local mode,
-// which implement the same ports. SSM document bundling (file system, YAML) is `@ftpfleet/core/documents`.
+// which implement the same ports. SSM document bundling (file system, YAML) is `@ftpfleet/core/documents`;
+// the S3 adapter is `@ftpfleet/core/s3`, so functions that never touch S3 do not bundle its client.
 export * from "./aws/autoscaling";
 export * from "./aws/clients";
 export * from "./aws/ec2";
@@ -21,7 +22,9 @@ export * from "./log";
 export * from "./membership";
 export type * from "./ports";
 export * from "./retry";
+export * from "./users/edits";
 export * from "./users/manifest";
+export * from "./users/store";
 export * from "./workflows/control-plane";
 export * from "./workflows/dns-sync";
 export * from "./workflows/launch";
@@ -30,3 +33,4 @@ export * from "./workflows/outcome";
 export * from "./workflows/provision";
 export * from "./workflows/reconcile";
 export * from "./workflows/terminate";
+export * from "./workflows/users";

@@ -3,6 +3,7 @@ import type { RecordChanges } from "./dns/plan";
 import type { RecordSet } from "./dns/records";
 import type { Deferred } from "./events/deferred";
 import type { LifecycleAction } from "./events/lifecycle";
+import type { UsersManifest } from "./users/manifest";
 
 /** Every port the workflows use, in one place. Workflows depend on these interfaces only; the AWS
  * adapters (aws/) implement them over the SDK, and the composition roots (functions/runtime.ts for
@@ -118,6 +119,21 @@ export interface SendOptions {
   comment?: string;
 }
 
+/** Rate controls of a command sent to targets (SSM's MaxConcurrency and MaxErrors: a count or a
+ * percentage of the targets). */
+export interface RateControls {
+  maxConcurrency: string;
+  maxErrors: string;
+}
+
+/** A command's state as SSM lists it: one entry per instance it has reached so far. */
+export interface CommandProgress {
+  status: string;
+  /** Known once SSM has resolved the targets. */
+  targetCount?: number;
+  invocations: { instanceId: string; status: string }[];
+}
+
 /** The part of SSM the fleet uses: is an instance's agent online, run a document, read a result. */
 export interface CommandPort {
   onlineAgents(instanceIds: readonly string[]): Promise<Set<string>>;
@@ -130,6 +146,44 @@ export interface CommandPort {
     options?: SendOptions,
   ): Promise<{ sent: Map<string, string>; refused: string[] }>;
   invocation(commandId: string, instanceId: string): Promise<InvocationView>;
+  /** Runs `document` on every managed instance carrying the tag (SSM resolves the targets and paces
+   * them by `rate`); returns the command id. */
+  sendToTagged(
+    document: string,
+    tag: { key: string; value: string },
+    parameters: Record<string, string>,
+    options: SendOptions & RateControls,
+  ): Promise<string>;
+  progress(commandId: string): Promise<CommandProgress>;
+}
+
+// --- S3: the users manifest ----------------------------------------------------------------------
+
+export interface StoredManifest {
+  manifest: UsersManifest;
+  /** The object's ETag: a write succeeds only while it is still the stored one. */
+  etag: string;
+}
+
+/** What an instance last applied, as apply-users.sh reports it in the bucket. */
+export interface AppliedReport {
+  instanceId: string;
+  revision: number;
+  manifestKey: string;
+  appliedAt: string;
+  /** The enabled users it applied. */
+  users: string[];
+  /** Grants it refused (e.g. a link planted in the bucket at the folder), with the reason. */
+  refused: { user: string; path: string; reason: string }[];
+}
+
+export interface UsersStore {
+  read(): Promise<StoredManifest | undefined>;
+  /** Writes `manifest` only if the stored one is still `expected` (an ETag; undefined: none stored);
+   * otherwise throws ManifestChangedError and changes nothing. Returns the new ETag. */
+  write(manifest: UsersManifest, expected: string | undefined): Promise<string>;
+  /** Each instance's last report; a report that breaks its schema is a problem, named. */
+  applied(instanceIds: readonly string[]): Promise<Map<string, AppliedReport | { problem: string }>>;
 }
 
 // --- SQS -----------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 import {
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
+  ListCommandsCommand,
   paginateDescribeInstanceInformation,
+  paginateListCommandInvocations,
   SendCommandCommand,
+  type SendCommandCommandInput,
   type SSMClient,
 } from "@aws-sdk/client-ssm";
 import { chunks } from "../batching";
@@ -24,7 +27,7 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
 
   async function sendOnce(
     document: string,
-    ids: readonly string[],
+    targets: Pick<SendCommandCommandInput, "InstanceIds" | "Targets" | "MaxConcurrency" | "MaxErrors">,
     parameters: Record<string, string>,
     options: SendOptions,
   ) {
@@ -32,7 +35,7 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
       client.send(
         new SendCommandCommand({
           DocumentName: document,
-          InstanceIds: [...ids],
+          ...targets,
           Parameters: Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, [v]])),
           Comment: options.comment?.slice(0, 100),
           ...(options.outputBucket
@@ -70,14 +73,14 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
       const refused: string[] = [];
       for (const chunk of chunks(instanceIds, MAX_INSTANCES_PER_COMMAND)) {
         try {
-          const id = await sendOnce(document, chunk, parameters, options);
+          const id = await sendOnce(document, { InstanceIds: [...chunk] }, parameters, options);
           for (const instance of chunk) sent.set(instance, id);
         } catch (error) {
           if (!isInvalidInstance(error)) throw error;
           // One unregistered agent fails the whole call: send one by one to find it.
           for (const instance of chunk) {
             try {
-              sent.set(instance, await sendOnce(document, [instance], parameters, options));
+              sent.set(instance, await sendOnce(document, { InstanceIds: [instance] }, parameters, options));
             } catch (single) {
               if (!isInvalidInstance(single)) throw single;
               refused.push(instance);
@@ -133,6 +136,37 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
         ...view,
         stderrHead: (step.StandardErrorContent ?? "").split("\n").slice(0, 10).join("\n").trim(),
         ...(outputUrl ? { outputUrl } : {}),
+      };
+    },
+
+    sendToTagged(document, tag, parameters, options) {
+      return sendOnce(
+        document,
+        {
+          Targets: [{ Key: `tag:${tag.key}`, Values: [tag.value] }],
+          MaxConcurrency: options.maxConcurrency,
+          MaxErrors: options.maxErrors,
+        },
+        parameters,
+        options,
+      );
+    },
+
+    async progress(commandId) {
+      const [listed, invocations] = await Promise.all([
+        call(() => client.send(new ListCommandsCommand({ CommandId: commandId }))),
+        call(() =>
+          collect(
+            paginateListCommandInvocations({ client }, { CommandId: commandId }),
+            (page) => page.CommandInvocations ?? [],
+          ),
+        ),
+      ]);
+      const command = listed.Commands?.[0];
+      return {
+        status: command?.Status ?? "Pending",
+        ...(command?.TargetCount !== undefined ? { targetCount: command.TargetCount } : {}),
+        invocations: invocations.map((i) => ({ instanceId: i.InstanceId ?? "", status: i.Status ?? "" })),
       };
     },
   };

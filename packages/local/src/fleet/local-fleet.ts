@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   type BatchResult,
   type Clock,
   type ControlPlane,
   controlPlane,
   type FleetConfig,
+  fleetEnvironment,
   type Logger,
   loadFleetConfig,
   type QueueMessage,
@@ -18,12 +19,16 @@ import {
   type StepResult,
 } from "@ftpfleet/simulated-aws";
 import { ftpGreets } from "../sandbox/ftp";
+import { localS3Credentials } from "../sandbox/s3-server";
 import { type DataPlaneScript, Sandbox, type SandboxInstance } from "../sandbox/sandbox";
+import { serveLocalMode } from "./control";
 import { type DnsResponder, startDnsResponder } from "./dns-responder";
 
 export const LOCAL_ZONE = "fleet.local";
 export const LOCAL_RECORD = `ftp.${LOCAL_ZONE}.`;
 export const DEMO_USER = { name: "demo", password: "demo-password" } as const;
+/** Where full SSM command outputs go in local mode, as the output bucket on AWS. */
+export const LOCAL_OUTPUT_BUCKET = "ftpfleet-local-output";
 
 export interface LocalFleetOptions {
   /** Instances to start with. */
@@ -38,6 +43,8 @@ export interface LocalFleetOptions {
   /** Interval of the group's health check (TCP 21 answering with an FTP greeting); two failures in a
    * row make an instance unhealthy, and the group replaces it. */
   healthCheckMs?: number;
+  /** Where to announce the fleet to the ftpfleet CLI (`LOCAL_MODE_FILE` by default); false: nowhere. */
+  announce?: string | false;
 }
 
 export interface InstanceStatus {
@@ -58,6 +65,7 @@ export class LocalFleet {
   #reconcileTimer: NodeJS.Timeout | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
   readonly #failedChecks = new Map<string, number>();
+  #control: { close(): Promise<void> } | undefined;
   #stopped = false;
 
   private constructor(
@@ -93,6 +101,11 @@ export class LocalFleet {
         commandExecutor: executor,
         ssm: { agentDelayMs: 1_000, registrationDelayMs: 200, deliveryDelayMs: 200 },
       });
+      // The agent's upload of full outputs, into the local S3 server as into S3.
+      const outputs = world.s3Client();
+      aws.ssm.outputSink = async (Bucket, Key, Body) => {
+        await outputs.send(new PutObjectCommand({ Bucket, Key, Body }));
+      };
       const cp = controlPlane(aws.ports(options.log));
       const dns = await startDnsResponder({
         port: options.dnsPort,
@@ -108,6 +121,18 @@ export class LocalFleet {
       });
       fleet = new LocalFleet(world, aws, cp, dns, options);
       fleet.#wire();
+      if (options.announce !== false) {
+        // The CLI in another terminal reaches this fleet's simulated AWS and its bucket.
+        fleet.#control = await serveLocalMode(
+          aws.clients(),
+          {
+            environment: fleetEnvironment(config),
+            s3: { endpoint: world.s3.endpoint, region: world.region, ...localS3Credentials },
+            dns: { address: "127.0.0.1", port: dns.port },
+          },
+          options.announce,
+        );
+      }
       return fleet;
     } catch (error) {
       await world.stop().catch(() => undefined);
@@ -159,6 +184,7 @@ export class LocalFleet {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    await this.#control?.close();
     clearInterval(this.#reconcileTimer);
     clearInterval(this.#healthTimer);
     await this.aws.lifecycleQueue.stop();
@@ -174,7 +200,9 @@ export class LocalFleet {
     aws.ec2.watch((simulated) => {
       if (simulated.state === "running" && !this.#instances.has(simulated.instanceId)) {
         // Launch order is address order: the world numbers its namespaces as EC2 numbers launches.
-        const created = this.#creation.then(() => this.world.addInstance());
+        const created = this.#creation.then(() =>
+          this.world.addInstance({ instanceId: simulated.instanceId }),
+        );
         this.#creation = created.catch(() => undefined);
         this.#instances.set(simulated.instanceId, created);
       } else if (simulated.state === "terminated") {
@@ -291,6 +319,7 @@ function localConfig(world: Sandbox): FleetConfig {
     FTPFLEET_BUCKET_REGION: world.region,
     FTPFLEET_S3_ENDPOINT: world.s3.endpoint,
     FTPFLEET_AGENT_TIMEOUT_SECONDS: "60",
+    FTPFLEET_OUTPUT_BUCKET: LOCAL_OUTPUT_BUCKET,
   });
 }
 
@@ -304,10 +333,12 @@ async function seedBucket(world: Sandbox): Promise<void> {
   const manifest: UsersManifest = {
     version: 1,
     layout: "bind",
+    revision: 1,
     users: [
       {
         name: DEMO_USER.name,
         passwordHash: hash,
+        disabled: false,
         grants: [
           { path: "public", access: "ro" },
           { path: "inbox/demo", access: "rw" },
@@ -317,6 +348,7 @@ async function seedBucket(world: Sandbox): Promise<void> {
   };
   const put = (Key: string, Body: string) =>
     s3.send(new PutObjectCommand({ Bucket: world.bucket, Key, Body }));
+  await s3.send(new CreateBucketCommand({ Bucket: LOCAL_OUTPUT_BUCKET }));
   await put(".ftpfleet/users.json", JSON.stringify(manifest, null, 2));
   await put("public/README.txt", "Files here are read-only for the demo user.\n");
   await put("inbox/demo/.keep", "");

@@ -1,0 +1,108 @@
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { z } from "zod";
+import { forEachConcurrently } from "../batching";
+import { InvalidInputError, ManifestChangedError } from "../errors";
+import type { AppliedReport, Clock, UsersStore } from "../ports";
+import { retry } from "../retry";
+import { parseUsersManifest } from "../users/manifest";
+import { isTransientAwsError } from "./errors";
+
+/** Where the manifest lives; apply-users' UsersManifestKey defaults to it. */
+export const USERS_MANIFEST_KEY = ".ftpfleet/users.json";
+/** apply-users.sh reports each instance's last apply under this prefix. */
+export const APPLIED_PREFIX = ".ftpfleet/applied/";
+
+const appliedReportSchema = z.object({
+  instanceId: z.string(),
+  revision: z.number().int().min(0),
+  manifestKey: z.string(),
+  appliedAt: z.string(),
+  users: z.array(z.string()),
+  refused: z.array(z.object({ user: z.string(), path: z.string(), reason: z.string() })),
+});
+
+/** The users manifest in the bucket, written only with S3's conditional writes: If-Match on the
+ * ETag that was read, If-None-Match: * for the first write, so concurrent edits never overwrite
+ * each other unseen. */
+export function s3UsersStore(client: S3Client, bucket: string, clock: Clock): UsersStore {
+  const call = <T>(operation: () => Promise<T>) =>
+    retry(operation, { clock, isRetryable: isTransientAwsError, maxAttempts: 6 });
+
+  async function text(key: string): Promise<{ body: string; etag: string } | undefined> {
+    try {
+      const out = await call(() => client.send(new GetObjectCommand({ Bucket: bucket, Key: key })));
+      return { body: (await out.Body?.transformToString("utf-8")) ?? "", etag: out.ETag ?? "" };
+    } catch (error) {
+      if (error instanceof Error && error.name === "NoSuchKey") return undefined;
+      throw error;
+    }
+  }
+
+  return {
+    async read() {
+      const found = await text(USERS_MANIFEST_KEY);
+      if (!found) return undefined;
+      let json: unknown;
+      try {
+        json = JSON.parse(found.body);
+      } catch {
+        throw new InvalidInputError(`s3://${bucket}/${USERS_MANIFEST_KEY} is not JSON`);
+      }
+      return { manifest: parseUsersManifest(json), etag: found.etag };
+    },
+
+    async write(manifest, expected) {
+      try {
+        const out = await call(() =>
+          client.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: USERS_MANIFEST_KEY,
+              Body: `${JSON.stringify(manifest, null, 2)}\n`,
+              ContentType: "application/json",
+              ...(expected === undefined ? { IfNoneMatch: "*" } : { IfMatch: expected }),
+            }),
+          ),
+        );
+        return out.ETag ?? "";
+      } catch (error) {
+        // 412: the ETag moved on (or an object appeared); 409: a concurrent conditional write won;
+        // NoSuchKey: the manifest was deleted since it was read.
+        if (error instanceof Error && lostRace.has(error.name)) {
+          throw new ManifestChangedError("the users manifest changed since it was read", { cause: error });
+        }
+        throw error;
+      }
+    },
+
+    async applied(instanceIds) {
+      const reports = new Map<string, AppliedReport | { problem: string }>();
+      await forEachConcurrently(instanceIds, 10, async (instanceId) => {
+        const found = await text(`${APPLIED_PREFIX}${instanceId}.json`);
+        // s3fs may create an object empty before it uploads the content: not reported yet.
+        if (!found || found.body === "") return;
+        reports.set(instanceId, appliedReport(found.body, instanceId));
+      });
+      return reports;
+    },
+  };
+}
+
+const lostRace = new Set(["PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"]);
+
+/** The bucket is input too: a report that is not what apply-users.sh writes is named, not trusted. */
+function appliedReport(body: string, instanceId: string): AppliedReport | { problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { problem: "the report is not JSON" };
+  }
+  const result = appliedReportSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    return { problem: `${issue?.path.join(".") || "report"}: ${issue?.message ?? "invalid"}` };
+  }
+  if (result.data.instanceId !== instanceId) return { problem: `instanceId: is ${result.data.instanceId}` };
+  return result.data;
+}
