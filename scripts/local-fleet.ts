@@ -14,6 +14,7 @@ export function startLocalFleet(options: {
   log: Logger;
   reconcileEveryMs?: number;
   healthCheckMs?: number;
+  announce?: string | false;
 }): Promise<LocalFleet> {
   return LocalFleet.start({
     ...options,

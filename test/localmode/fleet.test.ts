@@ -36,6 +36,8 @@ describe.skipIf(skip)("local mode, end to end", () => {
       log: createLogger({ level: "error" }),
       reconcileEveryMs: 5_000,
       healthCheckMs: 1_000,
+      // A local mode a person runs on this machine keeps its announcement.
+      announce: false,
     });
     resolver = new Resolver({ timeout: 2_000, tries: 1 });
     resolver.setServers([`127.0.0.1:${fleet.dns.port}`]);

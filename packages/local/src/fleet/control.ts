@@ -14,7 +14,7 @@ import * as ec2 from "@aws-sdk/client-ec2";
 import * as route53 from "@aws-sdk/client-route-53";
 import * as sqs from "@aws-sdk/client-sqs";
 import * as ssm from "@aws-sdk/client-ssm";
-import type { AwsClients } from "@ftpfleet/core";
+import { type AwsClients, parseOrThrow } from "@ftpfleet/core";
 import { offlineClientConfig } from "@ftpfleet/simulated-aws";
 import type { InitializeMiddleware, MiddlewareStack } from "@smithy/types";
 import { z } from "zod";
@@ -43,13 +43,21 @@ export type LocalModeInfo = z.output<typeof localModeSchema>;
 /** The running local mode, if there is one whose process is alive. */
 export function findLocalMode(file = LOCAL_MODE_FILE): LocalModeInfo | undefined {
   if (!existsSync(file)) return undefined;
-  const info = localModeSchema.parse(JSON.parse(readFileSync(file, "utf8")));
+  const info = parseOrThrow(localModeSchema, JSON.parse(readFileSync(file, "utf8")), `invalid ${file}`);
   try {
     process.kill(info.pid, 0);
   } catch {
     return undefined;
   }
   return existsSync(info.socket) ? info : undefined;
+}
+
+function announcedPid(file: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(file, "utf8")) as { pid?: number }).pid;
+  } catch {
+    return undefined;
+  }
 }
 
 interface Call {
@@ -90,7 +98,7 @@ export async function serveLocalMode(
     async close() {
       await closeServer(server);
       // Only our own announcement: another local mode may have started since.
-      if (findLocalMode(file)?.pid === process.pid) await rm(file, { force: true });
+      if (announcedPid(file) === process.pid) await rm(file, { force: true });
       await rm(socket, { force: true });
     },
   };

@@ -127,7 +127,12 @@ export class LocalFleet {
           aws.clients(),
           {
             environment: fleetEnvironment(config),
-            s3: { endpoint: world.s3.endpoint, region: world.region, ...localS3Credentials },
+            s3: {
+              endpoint: world.s3.endpoint,
+              region: world.region,
+              accessKeyId: localS3Credentials.accessKeyId,
+              secretAccessKey: localS3Credentials.secretAccessKey,
+            },
             dns: { address: "127.0.0.1", port: dns.port },
           },
           options.announce,
@@ -184,7 +189,8 @@ export class LocalFleet {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    await this.#control?.close();
+    // Whatever fails here, the instances, mounts and namespaces below must still go.
+    await this.#control?.close().catch(() => undefined);
     clearInterval(this.#reconcileTimer);
     clearInterval(this.#healthTimer);
     await this.aws.lifecycleQueue.stop();

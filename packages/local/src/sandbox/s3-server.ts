@@ -11,7 +11,8 @@ export const localS3Credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3R
 
 /** An SDK client for a local S3 server (path-style, its fixed keys). */
 export function localS3Client(endpoint: string, region = "us-east-1"): S3Client {
-  return new S3Client({ endpoint, region, forcePathStyle: true, credentials: localS3Credentials });
+  // A copy: the SDK marks the credentials object it is given ($source).
+  return new S3Client({ endpoint, region, forcePathStyle: true, credentials: { ...localS3Credentials } });
 }
 
 export interface LocalS3Server {
