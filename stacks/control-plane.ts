@@ -10,10 +10,12 @@ import { bundleDocument, DOCUMENT_NAMES } from "@ftpfleet/core/documents";
 import {
   commandStatusSubscriptionPattern,
   controlPlanePermissions,
+  iamPolicyDocument,
   LAMBDA_RUNTIME,
   LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
   lifecycleQueueSettings,
   lifecycleSubscriptionPattern,
+  operatorPermissions,
   RECONCILE_SCHEDULE,
   reconcilePermissions,
 } from "./definitions";
@@ -114,11 +116,27 @@ export function controlPlaneStack() {
     });
   }
 
+  // The operator's side: a policy to attach to whoever runs `ftpfleet users …` / `status`, and the
+  // variables that name this fleet to the CLI (SST writes outputs to .sst/outputs.json).
+  const operatorPolicy = provisioning
+    ? new aws.iam.Policy("OperatorPolicy", {
+        description: `ftpfleet CLI for ${config.recordName}: users manifest, apply-users, status`,
+        policy: $util
+          .all([scope, provisioning.outputBucket])
+          .apply(([s, outputBucket]) => iamPolicyDocument(operatorPermissions(config, s, outputBucket))),
+      })
+    : undefined;
+
   return {
     lifecycleQueue: queue.url,
     deadLetters: deadLetters.url,
     recordName: config.recordName,
     ...(provisioning ? { commandOutput: provisioning.outputBucket } : {}),
+    ...(operatorPolicy ? { operatorPolicy: operatorPolicy.arn } : {}),
+    cliEnvironment: $resolve([environment.FTPFLEET_OUTPUT_BUCKET ?? ""]).apply(([outputBucket]) => ({
+      ...fleetEnvironment(config),
+      ...(outputBucket ? { FTPFLEET_OUTPUT_BUCKET: outputBucket } : {}),
+    })),
   };
 }
 

@@ -1,4 +1,5 @@
 import {
+  APPLIED_PREFIX,
   commandStatusPattern,
   documentName,
   type EventPattern,
@@ -6,6 +7,7 @@ import {
   LAUNCH_TAG,
   lifecycleEventPattern,
   READY_TAG,
+  USERS_MANIFEST_KEY,
 } from "@ftpfleet/core";
 
 /** The control plane's infrastructure as plain data: what the stack deploys, and what tests check
@@ -149,4 +151,77 @@ export function reconcilePermissions(config: FleetConfig, scope: PermissionScope
         a === "ec2:DeleteTags",
     ),
   );
+}
+
+/** What an operator's role needs to run the ftpfleet CLI against this fleet (`users …`, `status`):
+ * the users manifest (read, and written conditionally) and the instances' apply reports; apply-users
+ * on the group's instances only, and its outputs; the reads behind `status`. List, Get and Describe
+ * calls of SSM, Auto Scaling and EC2 support no resource-level permissions. */
+export function operatorPermissions(
+  config: FleetConfig,
+  { partition, region, account }: PermissionScope,
+  outputBucket: string,
+): Permission[] {
+  if (!config.bucket) return [];
+  const objects = `arn:${partition}:s3:::${config.bucket}`;
+  return [
+    { actions: ["s3:GetObject", "s3:PutObject"], resources: [`${objects}/${USERS_MANIFEST_KEY}`] },
+    { actions: ["s3:GetObject"], resources: [`${objects}/${APPLIED_PREFIX}*`] },
+    { actions: ["s3:GetObject"], resources: [`arn:${partition}:s3:::${outputBucket}/ssm/apply-users/*`] },
+    {
+      actions: ["ssm:SendCommand"],
+      resources: [
+        `arn:${partition}:ssm:${region}:${account}:document/${documentName(config, "apply-users")}`,
+      ],
+    },
+    {
+      actions: ["ssm:SendCommand"],
+      resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
+      conditions: [
+        {
+          test: "StringEquals",
+          variable: "ssm:resourceTag/aws:autoscaling:groupName",
+          values: [config.asgName],
+        },
+      ],
+    },
+    {
+      actions: [
+        "ssm:ListCommands",
+        "ssm:ListCommandInvocations",
+        "ssm:GetCommandInvocation",
+        "autoscaling:DescribeAutoScalingGroups",
+        "ec2:DescribeInstances",
+      ],
+      resources: ["*"],
+    },
+    {
+      actions: ["route53:ListResourceRecordSets"],
+      resources: [`arn:${partition}:route53:::hostedzone/${config.hostedZoneId}`],
+    },
+  ];
+}
+
+/** An IAM policy document from the statements kept as data. */
+export function iamPolicyDocument(permissions: Permission[]): string {
+  return JSON.stringify({
+    Version: "2012-10-17",
+    Statement: permissions.map((p) => ({
+      Effect: "Allow",
+      Action: p.actions,
+      Resource: p.resources,
+      ...(p.conditions
+        ? {
+            Condition: conditionBlock(p.conditions),
+          }
+        : {}),
+    })),
+  });
+}
+
+/** IAM's Condition: one block per test, holding each of its variables. */
+function conditionBlock(conditions: NonNullable<Permission["conditions"]>) {
+  const block: Record<string, Record<string, string[]>> = {};
+  for (const c of conditions) block[c.test] = { ...block[c.test], [c.variable]: c.values };
+  return block;
 }

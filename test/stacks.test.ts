@@ -3,9 +3,11 @@ import { readDocument } from "@ftpfleet/core/documents";
 import { describe, expect, it } from "vitest";
 import {
   controlPlanePermissions,
+  iamPolicyDocument,
   LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
   lifecycleQueueSettings,
   lifecycleSubscriptionPattern,
+  operatorPermissions,
   reconcilePermissions,
 } from "../stacks/definitions";
 import { testConfig } from "./support";
@@ -155,5 +157,54 @@ describe("command status subscription", () => {
     expect(matchesPattern(event("test-provision", "InProgress"), pattern)).toBe(false);
     expect(matchesPattern(event("prod-provision", "Success"), pattern)).toBe(false);
     expect(matchesPattern(event("AWS-RunShellScript", "Failed"), pattern)).toBe(false);
+  });
+});
+
+describe("operator permissions (the ftpfleet CLI)", () => {
+  const provisioned = testConfig({ FTPFLEET_BUCKET: "ftpfleet-files", FTPFLEET_BUCKET_REGION: "eu-west-1" });
+  const statements = operatorPermissions(provisioned, scope, "ftpfleet-output");
+
+  it("read and write the users manifest only, read the instances' reports and apply-users outputs", () => {
+    const s3 = statements.filter((s) => s.actions.some((a) => a.startsWith("s3:")));
+    expect(s3).toEqual([
+      {
+        actions: ["s3:GetObject", "s3:PutObject"],
+        resources: ["arn:aws:s3:::ftpfleet-files/.ftpfleet/users.json"],
+      },
+      { actions: ["s3:GetObject"], resources: ["arn:aws:s3:::ftpfleet-files/.ftpfleet/applied/*"] },
+      { actions: ["s3:GetObject"], resources: ["arn:aws:s3:::ftpfleet-output/ssm/apply-users/*"] },
+    ]);
+  });
+
+  it("run only apply-users, only on the group's instances; '*' only for List, Get and Describe", () => {
+    const send = statements.filter((s) => s.actions.includes("ssm:SendCommand"));
+    expect(send.flatMap((s) => s.resources)).toEqual([
+      "arn:aws:ssm:eu-west-1:123456789012:document/test-apply-users",
+      "arn:aws:ec2:eu-west-1:123456789012:instance/*",
+    ]);
+    expect(send[1]?.conditions?.[0]).toMatchObject({
+      variable: "ssm:resourceTag/aws:autoscaling:groupName",
+      values: ["ftpfleet-test"],
+    });
+    for (const s of statements) {
+      expect(s.actions.every((a) => !a.includes("*"))).toBe(true);
+      if (s.resources.includes("*"))
+        expect(s.actions.every((a) => /:(Describe|Get|List)/.test(a))).toBe(true);
+    }
+    expect(operatorPermissions(testConfig(), scope, "x")).toEqual([]);
+  });
+
+  it("become an IAM policy document whose conditions of one test share a block", () => {
+    const document = JSON.parse(iamPolicyDocument(controlPlanePermissions(provisioned, scope)));
+    expect(document.Version).toBe("2012-10-17");
+    const change = document.Statement.find((s: { Action: string[] }) =>
+      s.Action.includes("route53:ChangeResourceRecordSets"),
+    );
+    expect(Object.keys(change.Condition)).toEqual(["ForAllValues:StringEquals"]);
+    expect(Object.keys(change.Condition["ForAllValues:StringEquals"])).toEqual([
+      "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+      "route53:ChangeResourceRecordSetsRecordTypes",
+      "route53:ChangeResourceRecordSetsActions",
+    ]);
   });
 });

@@ -4,13 +4,8 @@ import { forEachConcurrently } from "../batching";
 import { InvalidInputError, ManifestChangedError } from "../errors";
 import type { AppliedReport, Clock, UsersStore } from "../ports";
 import { retry } from "../retry";
-import { parseUsersManifest } from "../users/manifest";
+import { APPLIED_PREFIX, parseUsersManifest, USERS_MANIFEST_KEY } from "../users/manifest";
 import { isTransientAwsError } from "./errors";
-
-/** Where the manifest lives; apply-users' UsersManifestKey defaults to it. */
-export const USERS_MANIFEST_KEY = ".ftpfleet/users.json";
-/** apply-users.sh reports each instance's last apply under this prefix. */
-export const APPLIED_PREFIX = ".ftpfleet/applied/";
 
 const appliedReportSchema = z.object({
   instanceId: z.string(),

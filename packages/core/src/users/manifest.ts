@@ -8,6 +8,10 @@ export const manifestRules = rules;
 
 /** Where the fleet's own files live in the bucket; no user may ever be granted it. */
 export const RESERVED_PREFIX = ".ftpfleet";
+/** Where the manifest lives; apply-users' UsersManifestKey defaults to it. */
+export const USERS_MANIFEST_KEY = `${RESERVED_PREFIX}/users.json`;
+/** apply-users.sh reports each instance's last apply under this prefix. */
+export const APPLIED_PREFIX = `${RESERVED_PREFIX}/applied/`;
 
 interface PatternRule {
   pattern: string;
