@@ -48,6 +48,9 @@ The fleet's name is ${LOCAL_RECORD} (TTL 5 s). Watch it:
 Connect to any instance once it is in DNS (FTPS required, self-signed certificate):
   lftp -u ${DEMO_USER.name},${DEMO_USER.password} -e 'set ssl:verify-certificate no; ls; ls public' <address>
 Commands: scale N · kill INSTANCE-ID|N · status · quit (or Ctrl-C)
+From another terminal, the operator CLI works on this fleet:
+  npx ftpfleet status
+  npx ftpfleet users add alice --grant inbox/alice:rw --grant public:ro
 `);
   let last = "";
   const show = (force = false) => {
