@@ -14,7 +14,7 @@ export function startLocalFleet(options: {
   log: Logger;
   reconcileEveryMs?: number;
   healthCheckMs?: number;
-  announce?: string | false;
+  announce?: string | false | undefined;
 }): Promise<LocalFleet> {
   return LocalFleet.start({
     ...options,

@@ -28,7 +28,9 @@ async function up(instances: number, dnsPort: number, logLevel: LogLevel): Promi
   }
   const log = createLogger({ level: logLevel });
   console.log(`Starting ftpfleet locally: ${instances} instances, DNS on 127.0.0.1:${dnsPort} …`);
-  const fleet = await startLocalFleet({ instances, dnsPort, log });
+  // Where the CLI finds this fleet; tests point both at a file of their own.
+  const announce = process.env.FTPFLEET_LOCAL_MODE_FILE || undefined;
+  const fleet = await startLocalFleet({ instances, dnsPort, log, announce });
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {

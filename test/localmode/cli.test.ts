@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -155,4 +156,52 @@ describe.skipIf(skip)("the ftpfleet CLI against a running local mode (3 instance
     }
     expect(JSON.parse((await ftpfleet(["users", "list", "--json"])).stdout)).toEqual(before);
   }, 60_000);
+});
+
+describe.skipIf(skip)("npm run local with standard input closed, driven by the CLI from outside", () => {
+  it("keeps running after end of input, serves the CLI, and stops cleanly on SIGTERM", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ftpfleet-test-local-bg-"));
+    const announce = join(dir, "local-mode.json");
+    const env = { ...process.env, FTPFLEET_LOCAL_MODE_FILE: announce };
+    // As `npm run local </dev/null &` would: no terminal, input at its end from the start.
+    const local = spawn(
+      join(process.cwd(), "node_modules/.bin/tsx"),
+      ["scripts/local.ts", "up", "--instances", "1", "--dns-port", "0"],
+      {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let output = "";
+    local.stdout.on("data", (chunk) => (output += chunk));
+    local.stderr.on("data", (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => local.on("close", resolve));
+    const cli = (args: string[]) =>
+      new Promise<CliRun>((resolve) => {
+        const child = spawn(join(process.cwd(), "node_modules/.bin/ftpfleet"), args, {
+          env,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk) => (stdout += chunk));
+        child.stderr.on("data", (chunk) => (stderr += chunk));
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+      });
+    try {
+      // status exits 0 once the instance is in service, in DNS and at the manifest's revision.
+      await waitFor("local mode to serve the CLI", async () => (await cli(["status"])).code === 0, 120_000);
+      const listed = await cli(["users", "list", "--json"]);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(JSON.parse(listed.stdout).users.map((u: { name: string }) => u.name)).toEqual(["demo"]);
+      expect(local.exitCode).toBeNull();
+    } finally {
+      local.kill("SIGTERM");
+      expect(await exited, output).toBe(0);
+      // Its announcement went with it: the CLI no longer finds a fleet there.
+      expect(existsSync(announce)).toBe(false);
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(output).toContain("Everything is cleaned up.");
+  }, 180_000);
 });

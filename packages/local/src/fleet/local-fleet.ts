@@ -44,7 +44,7 @@ export interface LocalFleetOptions {
    * row make an instance unhealthy, and the group replaces it. */
   healthCheckMs?: number;
   /** Where to announce the fleet to the ftpfleet CLI (`LOCAL_MODE_FILE` by default); false: nowhere. */
-  announce?: string | false;
+  announce?: string | false | undefined;
 }
 
 export interface InstanceStatus {
