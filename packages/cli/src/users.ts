@@ -122,6 +122,7 @@ function describe(edit: UserEdit): string {
 }
 
 export async function listUsers(open: () => Target, io: Io, name?: string): Promise<number> {
+  // The name is checked by the manifest's rules (as any edit naming a user is) before anything is read.
   if (name !== undefined) parseUserEdit({ kind: "remove", name });
   const target = open();
   try {
