@@ -1,8 +1,10 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { createHash, type Hash, randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
@@ -15,7 +17,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { type LocalS3Server, localS3Client, startLocalS3 } from "@ftpfleet/local";
 import S3rver from "s3rver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 // No root needed: the server listens on loopback here.
 const client = (endpoint: string) => localS3Client(endpoint);
@@ -266,5 +268,242 @@ describe("conditional writes on the local S3 server (If-None-Match: *, If-Match:
     });
     await Promise.race([put("abandoned.txt", "complete"), locked]).finally(() => clearTimeout(timer));
     expect(await content("abandoned.txt")).toBe("complete");
+  });
+});
+
+describe("CompleteMultipartUpload on the local S3 server, as S3 does it", () => {
+  const MiB = 1024 * 1024;
+  // Generated once: 5 MiB, 5 MiB and 1 MiB, S3's smallest non-last parts and a short last one.
+  const bodies = [randomBytes(5 * MiB), randomBytes(5 * MiB), randomBytes(MiB)];
+  const whole = Buffer.concat(bodies);
+  const md5 = (data: Buffer) => createHash("md5").update(data).digest();
+  const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+  // S3's multipart ETag: the md5 of the parts' binary md5s, "-", the number of parts.
+  const multipartETag = (parts: Buffer[]) =>
+    `"${md5(Buffer.concat(parts.map(md5))).toString("hex")}-${parts.length}"`;
+
+  let dir: string;
+  let server: LocalS3Server;
+  let s3: S3Client;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ftpfleet-s3-multipart-"));
+    server = await startLocalS3({ address: "127.0.0.1", directory: join(dir, "harness"), buckets: ["m"] });
+    s3 = client(server.endpoint);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  type Part = { PartNumber: number; ETag?: string };
+
+  /** Creates an upload and uploads the bodies as parts 1, 2, ...; returns its ID and parts. */
+  async function upload(client: S3Client, Key: string, parts: Buffer[], Metadata?: Record<string, string>) {
+    const { UploadId } = await client.send(
+      new CreateMultipartUploadCommand({ Bucket: "m", Key, ContentType: "application/x-test", Metadata }),
+    );
+    const listed: Part[] = [];
+    for (const [index, Body] of parts.entries()) {
+      const PartNumber = index + 1;
+      const { ETag } = await client.send(
+        new UploadPartCommand({ Bucket: "m", Key, UploadId, PartNumber, Body }),
+      );
+      listed.push({ PartNumber, ETag });
+    }
+    return { UploadId, parts: listed };
+  }
+
+  const complete = (client: S3Client, Key: string, UploadId: string | undefined, Parts: Part[]) =>
+    client.send(
+      new CompleteMultipartUploadCommand({ Bucket: "m", Key, UploadId, MultipartUpload: { Parts } }),
+    );
+
+  const bytes = async (Key: string, Range?: string) =>
+    Buffer.from(
+      (await (
+        await s3.send(new GetObjectCommand({ Bucket: "m", Key, Range }))
+      ).Body?.transformToByteArray()) ?? [],
+    );
+
+  /** Bytes fed to md5/sha hashes in this process (server included) while `action` runs. */
+  async function bytesHashedDuring(action: () => Promise<unknown>): Promise<number> {
+    const hashPrototype: Hash = Object.getPrototypeOf(createHash("md5"));
+    const update = vi.spyOn(hashPrototype, "update");
+    try {
+      await action();
+      return update.mock.calls.reduce((sum, [data]) => sum + Buffer.byteLength(data as string | Buffer), 0);
+    } finally {
+      update.mockRestore();
+    }
+  }
+
+  it("assembles the parts in order with S3's multipart ETag, served by GET (ranged), HEAD and LIST with its metadata", async () => {
+    const { UploadId, parts } = await upload(s3, "big/file.bin", bodies, { mode: "33188", uid: "1000" });
+    const done = await complete(s3, "big/file.bin", UploadId, parts);
+    const etag = multipartETag(bodies);
+    expect(etag).toMatch(/^"[0-9a-f]{32}-3"$/);
+    expect(done.ETag).toBe(etag);
+
+    const got = await s3.send(new GetObjectCommand({ Bucket: "m", Key: "big/file.bin" }));
+    expect(got.ETag).toBe(etag);
+    expect(sha256((await got.Body?.transformToByteArray()) ?? new Uint8Array())).toBe(sha256(whole));
+    // Across the boundary of parts 1 and 2.
+    const boundary = 5 * MiB;
+    const range = await bytes("big/file.bin", `bytes=${boundary - 10}-${boundary + 9}`);
+    expect(range).toEqual(whole.subarray(boundary - 10, boundary + 10));
+
+    const head = await s3.send(new HeadObjectCommand({ Bucket: "m", Key: "big/file.bin" }));
+    expect(head).toMatchObject({
+      ETag: etag,
+      ContentLength: whole.length,
+      ContentType: "application/x-test",
+      Metadata: { mode: "33188", uid: "1000" },
+    });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "m", Prefix: "big/" }));
+    expect(listed.Contents).toEqual([
+      expect.objectContaining({ Key: "big/file.bin", ETag: etag, Size: whole.length }),
+    ]);
+    // The upload is gone, parts and all, as after s3rver's own completion.
+    expect(await readdir(join(dir, "harness", "m", "._S3rver_uploads"))).toEqual([]);
+    await expect(complete(s3, "big/file.bin", UploadId, parts)).rejects.toMatchObject({
+      name: "NoSuchUpload",
+      $metadata: expect.objectContaining({ httpStatusCode: 404 }),
+    });
+  });
+
+  it("does not hash the object again: plain s3rver 3.7.1 does (the cost being removed)", async () => {
+    const plain = new S3rver({
+      address: "127.0.0.1",
+      port: 0,
+      directory: join(dir, "plain"),
+      silent: true,
+      vhostBuckets: false,
+      configureBuckets: [{ name: "m" }],
+    });
+    const bound = await plain.run();
+    try {
+      const raw = client(`http://127.0.0.1:${bound.port}`);
+      const before = await upload(raw, "hashed.bin", bodies);
+      let plainETag: string | undefined;
+      const plainHashed = await bytesHashedDuring(async () => {
+        plainETag = (await complete(raw, "hashed.bin", before.UploadId, before.parts)).ETag;
+      });
+      expect(plainHashed).toBeGreaterThanOrEqual(whole.length);
+      expect(plainETag).toBe(`"${md5(whole).toString("hex")}"`);
+    } finally {
+      await plain.close();
+    }
+
+    const { UploadId, parts } = await upload(s3, "unhashed.bin", bodies);
+    // What is left is the request's signature and the parts' digests: a few hundred bytes.
+    const hashed = await bytesHashedDuring(() => complete(s3, "unhashed.bin", UploadId, parts));
+    expect(hashed).toBeLessThan(64 * 1024);
+    expect(sha256(await bytes("unhashed.bin"))).toBe(sha256(whole));
+  });
+
+  describe("refuses a part list S3 refuses, writing nothing; the upload can still complete", () => {
+    const existing = "kept";
+    const refused = (status: number, name: string) => ({
+      name,
+      $metadata: expect.objectContaining({ httpStatusCode: status }),
+    });
+
+    async function expectRefused(Key: string, body: Buffer[], list: (parts: Part[]) => Part[], name: string) {
+      const old = await s3.send(new PutObjectCommand({ Bucket: "m", Key, Body: existing }));
+      const { UploadId, parts } = await upload(s3, Key, body);
+      await expect(complete(s3, Key, UploadId, list(parts))).rejects.toMatchObject(refused(400, name));
+      expect((await bytes(Key)).toString()).toBe(existing);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: "m", Key }));
+      expect(head).toMatchObject({ ETag: old.ETag, ContentLength: existing.length });
+      return { UploadId, parts };
+    }
+
+    it("a part whose ETag is not the stored part's, or a part never uploaded: 400 InvalidPart", async () => {
+      const { UploadId, parts } = await expectRefused(
+        "wrong-etag.bin",
+        bodies,
+        (parts) =>
+          parts.map((part, index) => (index === 1 ? { ...part, ETag: `"${"0".repeat(32)}"` } : part)),
+        "InvalidPart",
+      );
+      await expect(
+        complete(s3, "wrong-etag.bin", UploadId, [...parts, { PartNumber: 7, ETag: parts[0]?.ETag }]),
+      ).rejects.toMatchObject(refused(400, "InvalidPart"));
+      expect((await complete(s3, "wrong-etag.bin", UploadId, parts)).ETag).toBe(multipartETag(bodies));
+      expect(sha256(await bytes("wrong-etag.bin"))).toBe(sha256(whole));
+    });
+
+    it("parts out of order: 400 InvalidPartOrder", async () => {
+      const [first, second] = bodies as [Buffer, Buffer];
+      await expectRefused("order.bin", [first, second], (parts) => [...parts].reverse(), "InvalidPartOrder");
+      await expectRefused(
+        "twice.bin",
+        [first, second],
+        (parts) => [parts[0] as Part, parts[0] as Part],
+        "InvalidPartOrder",
+      );
+    });
+
+    it("a part but the last smaller than 5 MiB: 400 EntityTooSmall", async () => {
+      const small = randomBytes(MiB);
+      const { UploadId, parts } = await expectRefused(
+        "small.bin",
+        [small, small],
+        (parts) => parts,
+        "EntityTooSmall",
+      );
+      // Alone, the small part is the last one: S3 takes it.
+      expect((await complete(s3, "small.bin", UploadId, parts.slice(0, 1))).ETag).toBe(
+        multipartETag([small]),
+      );
+      expect(await bytes("small.bin")).toEqual(small);
+    });
+  });
+
+  it("AbortMultipartUpload removes the upload (s3rver 3.7.1 answers 405); completing it then is NoSuchUpload", async () => {
+    const { UploadId, parts } = await upload(s3, "aborted.bin", [randomBytes(1024)]);
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: "m", Key: "aborted.bin", UploadId }));
+    await expect(complete(s3, "aborted.bin", UploadId, parts)).rejects.toMatchObject({
+      name: "NoSuchUpload",
+    });
+    await expect(
+      s3.send(new AbortMultipartUploadCommand({ Bucket: "m", Key: "aborted.bin", UploadId })),
+    ).rejects.toMatchObject({
+      name: "NoSuchUpload",
+      $metadata: expect.objectContaining({ httpStatusCode: 404 }),
+    });
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "m", Prefix: "aborted" }));
+    expect(listed.KeyCount).toBe(0);
+  });
+
+  it("completes inside the key's lock: of 5 concurrent If-None-Match: * completions exactly one succeeds", async () => {
+    const bodies = Array.from({ length: 5 }, () => randomBytes(1024));
+    const uploads = await Promise.all(bodies.map((body) => upload(s3, "race.bin", [body])));
+    const results = await Promise.allSettled(
+      uploads.map(({ UploadId, parts }) =>
+        s3.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: "m",
+            Key: "race.bin",
+            UploadId,
+            MultipartUpload: { Parts: parts },
+            IfNoneMatch: "*",
+          }),
+        ),
+      ),
+    );
+    const winners = results.flatMap((result, index) => (result.status === "fulfilled" ? [index] : []));
+    expect(winners).toHaveLength(1);
+    expect(await bytes("race.bin")).toEqual(bodies[winners[0] ?? -1]);
+  });
+
+  it("an upload ID names one key: completing it under another is NoSuchUpload", async () => {
+    const { UploadId, parts } = await upload(s3, "mine.bin", [randomBytes(1024)]);
+    await expect(complete(s3, "theirs.bin", UploadId, parts)).rejects.toMatchObject({ name: "NoSuchUpload" });
+    await complete(s3, "mine.bin", UploadId, parts);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "m" }));
+    expect((listed.Contents ?? []).map((object) => object.Key)).not.toContain("theirs.bin");
   });
 });

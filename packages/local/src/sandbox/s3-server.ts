@@ -1,7 +1,12 @@
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, existsSync, readdirSync } from "node:fs";
+import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
+import S3Error from "s3rver/lib/models/error.js";
+import S3Object from "s3rver/lib/models/object.js";
 
 type Context = S3rver.Context;
 type Middleware = S3rver.Middleware;
@@ -55,6 +60,9 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3Serv
   repairDelimiterListing(server.store);
   // Koa composes its middleware when it starts listening: these run before s3rver's router.
   server.middleware.unshift(uploadPartCopy(server.store));
+  server.middleware.unshift(abortMultipartUpload(server.store));
+  server.middleware.unshift(completeMultipartUpload(server.store));
+  // First: completions and aborts run inside the key's lock, after its conditions.
   server.middleware.unshift(conditionalWrites(server.store));
   const observe = options.onRequest;
   if (observe !== undefined) {
@@ -170,6 +178,125 @@ function uploadPartCopy(store: S3rver["store"]): Middleware {
 }
 
 /**
+ * CompleteMultipartUpload as S3 does it. s3rver 3.7.1 pipes the parts through an md5 of the whole
+ * object (slow for s3fs's large files, and a plain md5 ETag S3 never gives a multipart object),
+ * ignores the listed ETags and sorts the list. s3rver's controller still authenticates, parses the
+ * part list and answers; only its store's assembly is replaced, per request, so it knows the key.
+ */
+function completeMultipartUpload(store: S3rver["store"]): Middleware {
+  return async (ctx, next) => {
+    const target = keyWrite(ctx);
+    if (ctx.method !== "POST" || !("uploadId" in ctx.query) || target === undefined) return next();
+    const own: S3rver["store"] = Object.create(store);
+    own.putObjectMultipart = (bucket, uploadId, parts) =>
+      assemble(store, bucket, target.key, uploadId, parts);
+    ctx.store = own;
+    return next();
+  };
+}
+
+const minPartSize = 5 * 1024 * 1024;
+
+async function assemble(
+  store: S3rver["store"],
+  bucket: string,
+  key: string,
+  uploadId: string,
+  parts: { number: number; etag: string }[],
+): Promise<{ size: number; md5: string }> {
+  const dir = await uploadDirectory(store, bucket, key, uploadId);
+  if (dir === undefined) throw noSuchUpload(uploadId);
+  // Metadata as s3rver keeps it: the CreateMultipartUpload headers, picked through its model.
+  const stored = JSON.parse(await readFile(join(dir, "metadata"), "utf8"));
+  const { metadata } = new S3Object(bucket, key, null, stored);
+  if (parts.some((part, index) => index > 0 && part.number <= (parts[index - 1]?.number ?? 0))) {
+    const message =
+      "The list of parts was not in ascending order. The parts list must be specified in order by part number.";
+    throw new S3Error("InvalidPartOrder", message, { UploadId: uploadId });
+  }
+  // Every check comes before any write: a refused completion leaves the upload and the object as they were.
+  const files = await Promise.all(
+    parts.map(async ({ number, etag }) => {
+      const path = join(dir, String(number));
+      const [md5, size] = await Promise.all([
+        readFile(`${path}.md5`, "utf8"),
+        stat(path).then((s) => s.size),
+      ]).catch(() => [undefined, 0] as const);
+      if (md5 !== etag) {
+        const message =
+          "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.";
+        throw new S3Error("InvalidPart", message, { UploadId: uploadId, PartNumber: number, ETag: etag });
+      }
+      return { path, md5, size, number };
+    }),
+  );
+  const small = files.slice(0, -1).find((file) => file.size < minPartSize);
+  if (small !== undefined) {
+    const message = "Your proposed upload is smaller than the minimum allowed size";
+    const detail = { ProposedSize: small.size, MinSizeAllowed: minPartSize, PartNumber: small.number };
+    throw new S3Error("EntityTooSmall", message, { UploadId: uploadId, ...detail, ETag: small.md5 });
+  }
+  // Streamed, part after part, never whole in memory; beside the parts, so the rename is atomic.
+  const assembled = join(dir, "assembling");
+  await pipeline(async function* () {
+    for (const file of files) yield* createReadStream(file.path);
+  }, createWriteStream(assembled));
+  // S3's multipart ETag: the md5 of the parts' binary md5s, then "-" and the number of parts.
+  const digests = Buffer.concat(files.map((file) => Buffer.from(file.md5, "hex")));
+  const etag = `${createHash("md5").update(digests).digest("hex")}-${files.length}`;
+  const objectPath = store.getResourcePath(bucket, key, "object");
+  await mkdir(dirname(objectPath), { recursive: true });
+  // Metadata and ETag first: s3rver hashes (and stores the md5 of) any object found without its
+  // .md5 file, so a listing racing a completion could otherwise fix a plain md5 as the new ETag.
+  await store.putMetadata(bucket, key, metadata, etag);
+  await rename(assembled, objectPath);
+  await rm(dir, { recursive: true, force: true });
+  return { size: files.reduce((sum, file) => sum + file.size, 0), md5: etag };
+}
+
+/**
+ * AbortMultipartUpload, which s3rver 3.7.1 answers with 405 (its router has no such route): the
+ * upload's parts are removed. s3fs aborts the uploads it fails to complete.
+ */
+function abortMultipartUpload(store: S3rver["store"]): Middleware {
+  return async (ctx, next) => {
+    const uploadId = query(ctx, "uploadId");
+    const target = keyWrite(ctx);
+    if (ctx.method !== "DELETE" || uploadId === undefined || target === undefined) return next();
+    const dir = await uploadDirectory(store, target.bucket, target.key, uploadId);
+    if (dir === undefined) {
+      const { code, message, status } = noSuchUpload(uploadId);
+      return s3Error(ctx, status, code, message, { UploadId: uploadId });
+    }
+    await rm(dir, { recursive: true, force: true });
+    ctx.status = 204;
+  };
+}
+
+/**
+ * Where s3rver keeps an upload's parts, if the upload exists and is one of this key's: S3 knows no
+ * upload ID under another key (and the key's lock is this one's). s3rver's IDs are 32 hex digits;
+ * anything else must not reach a path.
+ */
+async function uploadDirectory(
+  store: S3rver["store"],
+  bucket: string,
+  key: string,
+  uploadId: string,
+): Promise<string | undefined> {
+  if (!/^[0-9a-f]{32}$/.test(uploadId)) return undefined;
+  const dir = join(store.getResourcePath(bucket, undefined, "uploads"), uploadId);
+  const uploadKey = await readFile(join(dir, "key"), "utf8").catch(() => undefined);
+  return uploadKey === key ? dir : undefined;
+}
+
+function noSuchUpload(uploadId: string): S3Error {
+  const message =
+    "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.";
+  return new S3Error("NoSuchUpload", message, { UploadId: uploadId });
+}
+
+/**
  * S3's conditional writes (`If-None-Match: *`, `If-Match: <etag>`) on PutObject, CopyObject and
  * CompleteMultipartUpload, which s3rver 3.7.1 ignores (it always writes). Every write to a key,
  * conditional or not, holds that key's lock from the check until s3rver has stored the object:
@@ -225,8 +352,8 @@ function keyWrite(ctx: Context): { bucket: string; key: string } | undefined {
   if (slash < 0 || slash === ctx.path.length - 1) return undefined; // no key: a bucket request
   const has = (name: string) => name in ctx.query;
   const writes =
-    // CompleteMultipartUpload
-    (ctx.method === "POST" && has("uploadId")) ||
+    // CompleteMultipartUpload, AbortMultipartUpload
+    ((ctx.method === "POST" || ctx.method === "DELETE") && has("uploadId")) ||
     // PutObject, CopyObject, DeleteObject; not a part (?uploadId) or a subresource (?tagging...)
     ((ctx.method === "PUT" || ctx.method === "DELETE") &&
       !["uploadId", "tagging", "acl", "legal-hold", "retention"].some(has));

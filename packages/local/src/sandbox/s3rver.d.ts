@@ -47,6 +47,21 @@ declare module "s3rver" {
         key: string,
         range?: { start: number; end: number },
       ): Promise<{ content: NodeJS.ReadableStream } | null>;
+      /** The path of an object's file ("object", "object.md5", "metadata.json"), or with no key a bucket's ("uploads"). */
+      getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+      /** Writes metadata.json (the allowed headers and x-amz-meta-*) and, if given, object.md5 (the unquoted ETag). */
+      putMetadata(
+        bucket: string,
+        key: string,
+        metadata: Record<string, unknown>,
+        md5?: string,
+      ): Promise<void>;
+      /** CompleteMultipartUpload's assembly; `etag` is unquoted, `md5` becomes the quoted ETag. */
+      putObjectMultipart(
+        bucket: string,
+        uploadId: string,
+        parts: { number: number; etag: string }[],
+      ): Promise<{ size: number; md5: string }>;
       putPart(
         bucket: string,
         uploadId: string,
@@ -58,6 +73,8 @@ declare module "s3rver" {
     /** Koa's context, as far as the harness's middleware uses it. */
     interface Context {
       req: IncomingMessage;
+      /** s3rver's store (from the app's context); the controllers call it as `ctx.store`. */
+      store: FilesystemStore;
       res: ServerResponse;
       method: string;
       path: string;
@@ -72,4 +89,23 @@ declare module "s3rver" {
   }
 
   export = S3rver;
+}
+
+declare module "s3rver/lib/models/error.js" {
+  /** An S3 error: s3rver answers it with its status (by code) and XML body. */
+  class S3Error extends Error {
+    constructor(code: string, message: string, detail?: Record<string, string | number>);
+    code: string;
+    status: number;
+  }
+  export = S3Error;
+}
+
+declare module "s3rver/lib/models/object.js" {
+  class S3Object {
+    constructor(bucket: string, key: string, content: null, metadata: Record<string, unknown>);
+    /** The headers s3rver keeps for an object (content-type defaulted, x-amz-meta-*). */
+    metadata: Record<string, unknown>;
+  }
+  export = S3Object;
 }
