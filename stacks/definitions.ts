@@ -122,17 +122,7 @@ function commandPermissions(
   );
   return [
     { actions: ["ssm:SendCommand"], resources: documents },
-    {
-      actions: ["ssm:SendCommand"],
-      resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
-      conditions: [
-        {
-          test: "StringEquals",
-          variable: "ssm:resourceTag/aws:autoscaling:groupName",
-          values: [config.asgName],
-        },
-      ],
-    },
+    sendToGroupInstances(config, { partition, region, account }),
     {
       actions: ["ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation", "ssm:ListCommandInvocations"],
       resources: ["*"],
@@ -174,17 +164,7 @@ export function operatorPermissions(
         `arn:${partition}:ssm:${region}:${account}:document/${documentName(config, "apply-users")}`,
       ],
     },
-    {
-      actions: ["ssm:SendCommand"],
-      resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
-      conditions: [
-        {
-          test: "StringEquals",
-          variable: "ssm:resourceTag/aws:autoscaling:groupName",
-          values: [config.asgName],
-        },
-      ],
-    },
+    sendToGroupInstances(config, { partition, region, account }),
     {
       actions: [
         "ssm:ListCommands",
@@ -224,4 +204,22 @@ function conditionBlock(conditions: NonNullable<Permission["conditions"]>) {
   const block: Record<string, Record<string, string[]>> = {};
   for (const c of conditions) block[c.test] = { ...block[c.test], [c.variable]: c.values };
   return block;
+}
+
+/** SendCommand reaches an instance only if it carries the group's tag: the fleet's own instances. */
+function sendToGroupInstances(
+  config: FleetConfig,
+  { partition, region, account }: Pick<PermissionScope, "partition" | "region" | "account">,
+): Permission {
+  return {
+    actions: ["ssm:SendCommand"],
+    resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
+    conditions: [
+      {
+        test: "StringEquals",
+        variable: "ssm:resourceTag/aws:autoscaling:groupName",
+        values: [config.asgName],
+      },
+    ],
+  };
 }
