@@ -88,7 +88,8 @@ describe("resolveParameters", () => {
     const resolved = resolveParameters(provision, provisionParameters(config));
     expect(resolved).toMatchObject({
       BucketName: "ftpfleet-files",
-      PureFtpdSource: "distro",
+      PureFtpdSource: "build",
+      S3fsSource: "build",
       TlsMode: "required",
       MaxClients: "50",
       MaxClientsPerIp: "10",

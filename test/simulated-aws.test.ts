@@ -547,14 +547,14 @@ describe("SimulatedSsm runs a 2.2 Command document step by step", () => {
       status: "Failed",
       steps: {
         installPackages: "Success",
+        buildDaemons: "Success",
         mountBucket: "Failed",
-        buildPureFtpd: "Cancelled",
         fetchCertificate: "Cancelled",
         configurePureFtpd: "Cancelled",
         applyUsers: "Cancelled",
       },
     });
-    expect(s.ran).toEqual([`${id} installPackages`, `${id} mountBucket`]);
+    expect(s.ran).toEqual([`${id} installPackages`, `${id} buildDaemons`, `${id} mountBucket`]);
   });
 
   it("needs GetCommandInvocation's PluginName for a document of several steps, as SSM does", async () => {

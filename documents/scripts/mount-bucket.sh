@@ -11,6 +11,7 @@
 #                     $FTPFLEET_ROOT/etc/ftpfleet/s3fs.passwd (supplied by whoever runs it)
 #   FTPFLEET_ROOT     sandbox prefix for every instance path; empty on AWS.
 # Needs $FTPFLEET_ROOT/etc/ftpfleet/account (install-packages.sh).
+# Uses $FTPFLEET_ROOT/usr/local/bin/s3fs (build-daemons.sh) when installed, else the distribution's.
 # Writes: the fstab line in $FTPFLEET_ROOT/etc/fstab; the mount itself (nosymfollow).
 # Exit: 0 mounted (or already was), 1 failure, 2 invalid parameter (nothing changed).
 set -euo pipefail
@@ -37,23 +38,44 @@ read_account
 nosymfollow() {
   mount --no-canonicalize -o remount,bind,nosymfollow "$mnt" || fail "cannot set nosymfollow on $mnt"
 }
-command -v s3fs >/dev/null || fail "s3fs is not installed"
-
-# Version-dependent options: 1.92 and later cache "no such object" answers unless told not to;
-# 1.90 does not know the option and refuses to mount with it.
-version="$(s3fs --version 2>/dev/null | sed -nE 's/.*V([0-9]+)\.([0-9]+).*/\1 \2/p' | head -n 1)"
+# The s3fs build-daemons.sh installed (S3fsSource=build, the default), else the distribution's.
+if [[ -x "$root/usr/local/bin/s3fs" ]]; then
+  s3fs="$root/usr/local/bin/s3fs"
+else
+  s3fs="$(command -v s3fs)" || fail "s3fs is not installed"
+fi
+version="$("$s3fs" --version 2>/dev/null | sed -nE 's/.*V([0-9]+)\.([0-9]+).*/\1 \2/p' | head -n 1)"
 read -r major minor <<<"$version" || true
-[[ "${major:-}" =~ ^[0-9]+$ && "${minor:-}" =~ ^[0-9]+$ ]] || fail "cannot read the s3fs version"
+[[ "${major:-}" =~ ^[0-9]+$ && "${minor:-}" =~ ^[0-9]+$ ]] || fail "cannot read the s3fs version of $s3fs"
+at_least() { ((major > $1 || (major == $1 && minor >= $2))); }
 
-# The safe row of the design's cache table: stat cache for one second, no kernel attribute,
-# entry or negative caching, no data cache. allow_other + uid/gid let the FTP users' account read
-# and write (root-only access would hide everything from pure-ftpd's sessions); umask 0007 keeps
-# every other local account out, for .ftpfleet/users.json holds every user's password hash.
+# Options, each from a measurement against a local S3 server (docs/provisioning.md, DESIGN.md §3):
+# - stat_cache_expire=1,attr_timeout=0,entry_timeout=0,negative_timeout=0 and no data cache (no
+#   use_cache, no kernel_cache): the only row of the cache table that never served a stale,
+#   truncated or vanished file (defaults: a file listed, then grown in S3, read truncated; stat
+#   stale for 900 s), with listings still fast (500 files in 0.1-0.45 s). Only FTP SIZE within a
+#   second of a change can lag.
+# - the negative cache off: 1.92 turned it on by default (a file uploaded through one server stays
+#   invisible on the others for up to 900 s). 1.90 refuses disable_noobj_cache; 1.96 renamed it
+#   disable_negative_cache (upstream's ChangeLog, not measured here: the fleet pins 1.95).
+# - enable_unsigned_payload (1.91+): s3fs no longer hashes each upload 512 bytes at a time before
+#   sending it; a 20 MB FTP upload went from about 0.4 to 0.7-0.9 of a direct PUT. S3 accepts
+#   UNSIGNED-PAYLOAD over https (the AWS endpoint below); the local S3 server accepts it too.
+# allow_other + uid/gid let the FTP users' account read and write (root-only access would hide
+# everything from pure-ftpd's sessions); umask 0007 keeps every other local account out, for
+# .ftpfleet/users.json holds every user's password hash.
 options="_netdev,allow_other,uid=$uid,gid=$gid,umask=0007,mp_umask=0007"
 options+=",stat_cache_expire=1,attr_timeout=0,entry_timeout=0,negative_timeout=0"
-options+=",endpoint=$region,retries=5"
-if ((major > 1 || (major == 1 && minor >= 92))); then
+# 1.96 renamed endpoint (the region to sign for) to region (ChangeLog).
+if at_least 1 96; then options+=",region=$region"; else options+=",endpoint=$region"; fi
+options+=",retries=5"
+if at_least 1 96; then
+  options+=",disable_negative_cache"
+elif at_least 1 92; then
   options+=",disable_noobj_cache"
+fi
+if at_least 1 91; then
+  options+=",enable_unsigned_payload"
 fi
 if [[ -n "$endpoint" ]]; then
   passwd_file="$root/etc/ftpfleet/s3fs.passwd"
@@ -64,6 +86,8 @@ else
 fi
 
 # fstab: replace our line (matched by mount point), keep everything else.
+# At boot mount.fuse runs "s3fs" from systemd's PATH, where /usr/local/bin comes first: the same
+# choice as above.
 line="$bucket $mnt fuse.s3fs $options 0 0"
 install -d -m 0755 "$(dirname "$fstab")"
 touch "$fstab"
@@ -86,7 +110,7 @@ fi
 
 mkdir -p "$mnt"
 # s3fs checks the bucket before it detaches, so a failure here is a real one.
-s3fs "$bucket" "$mnt" -o "${options#_netdev,}" || fail "s3fs could not mount $bucket"
+"$s3fs" "$bucket" "$mnt" -o "${options#_netdev,}" || fail "s3fs could not mount $bucket"
 for _ in $(seq 1 50); do
   mountpoint -q "$mnt" && break
   sleep 0.1

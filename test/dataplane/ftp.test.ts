@@ -45,10 +45,11 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
     ]);
     // The sandbox gives each instance a self-signed PEM, as an operator's would be at
     // /etc/ftpfleet/tls/pure-ftpd.pem; the provision document's defaults apply (FTPS required).
+    // The document's defaults: s3fs and pure-ftpd built from the vendored sources (compiled here).
     instance = await world.addInstance();
     await instance.provision();
     alice = { host: instance.address, user: "alice", password: "alice-secret", tls: true };
-  }, 60_000);
+  }, 240_000);
 
   afterAll(async () => {
     await rm(scratch, { recursive: true, force: true });
@@ -88,39 +89,76 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
     expect(await getObject(s3, world, "inbox/alice/upload.txt")).toBe("uploaded over FTP\n");
   });
 
-  it("deletes a large file quickly: one S3 delete, plus one server-side copy where pure-ftpd has quotas", async () => {
-    const big = new Uint8Array(64 * 1024 * 1024).fill(7);
+  /** What the local S3 server received while `action` ran (the DELE's reply comes after s3fs's
+   * requests: all of them are in). */
+  const requestsDuring = async (action: () => Promise<unknown>): Promise<S3RequestRecord[]> => {
+    requests.length = 0;
+    await action();
+    return [...requests];
+  };
+  const big = new Uint8Array(64 * 1024 * 1024).fill(7);
+
+  it("an FTP DELE of a large file is exactly one S3 DeleteObject, no copy, no PUT (pure-ftpd built without quotas)", async () => {
     await putObject(s3, world, "inbox/alice/big-direct.bin", big);
     await putObject(s3, world, "inbox/alice/big-ftp.bin", big);
-
     const direct = performance.now();
     await s3.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: "inbox/alice/big-direct.bin" }));
     const s3Ms = performance.now() - direct;
 
+    const daemon = (await readFile(join(instance.root, "etc/ftpfleet/pure-ftpd/args"), "utf8")).split(
+      "\n",
+    )[0];
+    expect(daemon).toBe(join(instance.root, "usr/local/sbin/pure-ftpd"));
     const session = await ftpLogin(instance.address, "alice", "alice-secret");
+    let ftpMs = 0;
     try {
-      requests.length = 0;
-      const started = performance.now();
-      expect((await session.send("DELE inbox/alice/big-ftp.bin")).code).toBe(250);
-      const ftpMs = performance.now() - started;
-      const copies = requests.filter((request) => request.copySource !== undefined).length;
+      const seen = await requestsDuring(async () => {
+        const started = performance.now();
+        expect((await session.send("DELE inbox/alice/big-ftp.bin")).code).toBe(250);
+        ftpMs = performance.now() - started;
+      });
+      const target = `/${world.bucket}/inbox/alice/big-ftp.bin`;
       console.info(
-        `delete 64 MB: FTP DELE ${ftpMs.toFixed(0)} ms (${copies} S3 copy requests), S3 DeleteObject ${s3Ms.toFixed(0)} ms`,
+        `delete 64 MB (built pure-ftpd): FTP DELE ${ftpMs.toFixed(0)} ms, S3 DeleteObject ${s3Ms.toFixed(0)} ms;` +
+          ` requests: ${seen.map((r) => `${r.method} ${r.path}`).join(", ")}`,
       );
-      expect(ftpMs).toBeLessThan(Math.max(20 * s3Ms, 2_000));
-
-      // pure-ftpd built with quotas (Debian's build) renames a file before deleting it, which on
-      // S3 is a copy of the whole object; a build without quotas (build-pure-ftpd.sh) just deletes.
-      const daemon = (await readFile(join(instance.root, "etc/ftpfleet/pure-ftpd/args"), "utf8")).split(
-        "\n",
-      )[0];
-      const help = await runCommand(daemon ?? "pure-ftpd", ["--help"]);
-      const quotas = `${help.stdout}${help.stderr}`.includes("--quota");
-      expect(copies > 0).toBe(quotas);
+      expect(seen.filter((r) => r.method === "DELETE").map((r) => r.path)).toEqual([target]);
+      expect(seen.filter((r) => r.copySource !== undefined)).toEqual([]);
+      expect(seen.filter((r) => r.method === "PUT" || r.method === "POST")).toEqual([]);
     } finally {
       session.close();
     }
     expect(await getObject(s3, world, "inbox/alice/big-ftp.bin")).toBeUndefined();
+    expect(ftpMs).toBeLessThan(Math.max(20 * s3Ms, 2_000));
+  });
+
+  it("the distribution's pure-ftpd (built with quotas) copies the whole file before deleting it", async () => {
+    const distro = await world.addInstance();
+    try {
+      await distro.provision({ pureFtpdSource: "distro" });
+      const daemon = (await readFile(join(distro.root, "etc/ftpfleet/pure-ftpd/args"), "utf8")).split(
+        "\n",
+      )[0];
+      expect(daemon).toMatch(/^\/usr\/sbin\/pure-ftpd$/);
+      const help = await runCommand(daemon ?? "pure-ftpd", ["--help"]);
+      expect(help.stdout).toContain("--quota");
+      await putObject(s3, world, "inbox/alice/big-distro.bin", big);
+      const session = await ftpLogin(distro.address, "alice", "alice-secret");
+      try {
+        const seen = await requestsDuring(async () => {
+          expect((await session.send("DELE inbox/alice/big-distro.bin")).code).toBe(250);
+        });
+        // The rename to a hidden .pureftpd-rename.* name: a server-side copy of every byte.
+        const copies = seen.filter((r) => r.copySource?.endsWith("/inbox/alice/big-distro.bin"));
+        expect(copies.length).toBeGreaterThan(0);
+        expect(copies.every((r) => r.path.includes("/inbox/alice/.pureftpd-rename."))).toBe(true);
+      } finally {
+        session.close();
+      }
+      expect(await getObject(s3, world, "inbox/alice/big-distro.bin")).toBeUndefined();
+    } finally {
+      expect(await distro.stop()).toEqual([]);
+    }
   });
 
   it("serves the whole new content of a file grown in S3 right after a listing (stale-cache regression)", async () => {

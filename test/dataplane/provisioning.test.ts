@@ -1,14 +1,8 @@
-import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
-import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type S3Client,
-} from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { systemClock, until } from "@ftpfleet/core";
 import { bundleDocument } from "@ftpfleet/core/documents";
 import {
@@ -16,14 +10,11 @@ import {
   ftpLogin,
   mountsUnder,
   probeLogin,
-  publishArtifact,
   runChecked,
   runCommand,
   Sandbox,
   type SandboxInstance,
   scriptsDir,
-  sealArtifact,
-  seedPureFtpdArtifact,
 } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { manifestCases } from "../fixtures/manifest-cases";
@@ -80,8 +71,10 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
       { name: "alice", password: "a-pass", grants: [{ path: "projects/alpha", access: "ro" }] },
     ]);
     instance = await world.addInstance();
+    // The document's defaults: s3fs and pure-ftpd built (the vendored sources), here compiled once;
+    // every later instance of this file installs the artifacts this one cached.
     await instance.provision();
-  }, 60_000);
+  }, 240_000);
 
   afterAll(async () => {
     await rm(scratch, { recursive: true, force: true });
@@ -90,10 +83,22 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
 
   const injections: [DataPlaneScript, Record<string, string>, string][] = [
     ["install-packages", { PureFtpdSource: "distro; touch /tmp/ftpfleet-pwned" }, "PureFtpdSource"],
+    ["install-packages", { S3fsSource: "build$(touch /tmp/ftpfleet-pwned)" }, "S3fsSource"],
     ["mount-bucket", { BucketName: "x; touch /tmp/ftpfleet-pwned" }, "BucketName"],
     ["mount-bucket", { BucketRegion: "us-east-1$(touch /tmp/ftpfleet-pwned)" }, "BucketRegion"],
     ["mount-bucket", { S3Endpoint: "http://h:1/`touch /tmp/ftpfleet-pwned`" }, "S3Endpoint"],
-    ["build-pure-ftpd", { PureFtpdSource: "build\ntouch /tmp/ftpfleet-pwned" }, "PureFtpdSource"],
+    ["build-daemons", { PureFtpdSource: "build\ntouch /tmp/ftpfleet-pwned" }, "PureFtpdSource"],
+    ["build-daemons", { S3fsSource: "build; touch /tmp/ftpfleet-pwned" }, "S3fsSource"],
+    [
+      "build-daemons",
+      { PureFtpdSourceUrl: "https://example.com/p.tar.gz;touch /tmp/ftpfleet-pwned" },
+      "PureFtpdSourceUrl",
+    ],
+    ["build-daemons", { S3fsSourceUrl: "bucket:.ftpfleet/sources/../users.json" }, "S3fsSourceUrl"],
+    ["build-daemons", { S3fsSourceUrl: "file:///etc/passwd" }, "S3fsSourceUrl"],
+    ["build-daemons", { S3fsSourceUrl: "http://example.com/s3fs.tar.gz" }, "S3fsSourceUrl"],
+    ["build-daemons", { PureFtpdSourceSha256: "DC91".repeat(16) }, "PureFtpdSourceSha256"],
+    ["build-daemons", { S3fsSourceSha256: "0c97`touch /tmp/ftpfleet-pwned`" }, "S3fsSourceSha256"],
     ["configure-pure-ftpd", { PassivePorts: "30000:30099 -o x" }, "PassivePorts"],
     ["configure-pure-ftpd", { PassivePorts: "99999:100000" }, "PassivePorts"],
     ["configure-pure-ftpd", { PublicAddress: "10.0.0.300" }, "PublicAddress"],
@@ -102,7 +107,7 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     ["configure-pure-ftpd", { MaxClientsPerIp: "0" }, "MaxClientsPerIp"],
     ["configure-pure-ftpd", { PassivePorts: "30000:30000" }, "PassivePorts"],
     ["configure-pure-ftpd", { MaxClients: "5", MaxClientsPerIp: "6" }, "MaxClientsPerIp"],
-    ["build-pure-ftpd", { ArtifactKeyParameter: "/key;touch /tmp/ftpfleet-pwned" }, "ArtifactKeyParameter"],
+    ["build-daemons", { ArtifactKeyParameter: "/key;touch /tmp/ftpfleet-pwned" }, "ArtifactKeyParameter"],
     ["apply-users", { UsersManifestKey: ".ftpfleet/../../etc/passwd.json" }, "UsersManifestKey"],
     ["apply-users", { UsersManifestKey: "users.json" }, "UsersManifestKey"],
     ["drain", { TimeoutSeconds: "10; reboot" }, "TimeoutSeconds"],
@@ -113,8 +118,9 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     ],
   ];
   const valid: Record<DataPlaneScript, () => Record<string, string>> = {
-    "install-packages": () => ({ PureFtpdSource: "distro" }),
-    "build-pure-ftpd": () => ({ PureFtpdSource: "distro" }),
+    "install-packages": () => ({ PureFtpdSource: "build", S3fsSource: "build" }),
+    // Both built, already installed (exit 0 with nothing to do): only the bad value can make it 2.
+    "build-daemons": () => world.buildParameters(),
     "mount-bucket": () => world.mountParameters(),
     "configure-pure-ftpd": () => ({
       PassivePorts: "30000:30019",
@@ -771,317 +777,6 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
         );
       } finally {
         await s3.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: blockedKey }));
-      }
-    });
-  });
-
-  describe("build-pure-ftpd.sh (the build path, with its artifact cache)", () => {
-    let builder: SandboxInstance;
-    const build = { PureFtpdSource: "build" };
-    const missingSource = () => ({ FTPFLEET_PUREFTPD_SOURCE_URL: `file://${scratch}/not-there.tar.gz` });
-
-    beforeAll(async () => {
-      builder = await world.addInstance();
-      await builder.runScriptChecked("install-packages", { PureFtpdSource: "build" });
-      await builder.runScriptChecked("mount-bucket", world.mountParameters());
-    }, 30_000);
-
-    let knownArtifact: string | undefined;
-    const artifactOf = (stdout: string) => /cache miss: (\S+)/.exec(stdout)?.[1];
-    /** The builder as before its first build: no pure-ftpd in usr/local, nothing stray. */
-    const uninstall = () =>
-      runChecked("rm", [
-        "-rf",
-        ...["usr/local", "etc/ftpfleet/pure-ftpd/installed-artifact", "etc/evil"].map((p) =>
-          join(builder.root, p),
-        ),
-      ]);
-    /** Runs `commands` in a fresh scratch directory; they write the archive to $OUT. */
-    const makeTarball = async (name: string, commands: string): Promise<string> => {
-      const out = join(scratch, `${name}.tar.gz`);
-      await runChecked("bash", [
-        "-c",
-        `set -euo pipefail; rm -rf "$1"; mkdir -p "$1"; cd "$1"; OUT="$2"; ${commands}`,
-        name,
-        join(scratch, `${name}-tree`),
-        out,
-      ]);
-      return out;
-    };
-
-    it("refuses a source whose checksum does not match, installing nothing", async () => {
-      writeScratch(scratch, "fake.tar.gz", "not the pure-ftpd release\n");
-      const result = await builder.runScript("build-pure-ftpd", build, {
-        FTPFLEET_PUREFTPD_SOURCE_URL: `file://${scratch}/fake.tar.gz`,
-      });
-      expect(result.code).toBe(1);
-      expect(result.stderr).toMatch(/checksum mismatch/);
-      const artifact = artifactOf(result.stdout);
-      knownArtifact = artifact;
-      expect(artifact).toMatch(/\/\.ftpfleet\/artifacts\/pure-ftpd-1\.0\.52-[0-9a-f]{16}\.tar\.gz\.sealed$/);
-      expect(await exists(artifact ?? "")).toBe(false);
-      expect(existsSync(join(builder.root, "usr/local"))).toBe(false);
-    });
-
-    it("installs from a cached artifact without compiling, and the daemon it installs serves", async () => {
-      // The artifact another instance would have built; here made of Debian's binaries.
-      const artifact = await seedPureFtpdArtifact(builder, scratch);
-      expect(artifact).toBe(knownArtifact);
-      const hit = await builder.runScript("build-pure-ftpd", build, missingSource());
-      expect(hit.code, hit.stderr).toBe(0);
-      expect(hit.stdout).toContain("installed from cached artifact");
-      expect(hit.stdout).not.toContain("cache miss");
-      expect(existsSync(join(builder.root, "usr/local/sbin/pure-ftpd"))).toBe(true);
-      const again = await builder.runScript("build-pure-ftpd", build, missingSource());
-      expect(again.stdout).toContain("already installed");
-
-      await builder.runScriptChecked("configure-pure-ftpd", {
-        PassivePorts: "30000:30019",
-        PublicAddress: builder.address,
-      });
-      const args = await readFile(join(builder.root, "etc/ftpfleet/pure-ftpd/args"), "utf8");
-      expect(args.split("\n")[0]).toBe(join(builder.root, "usr/local/sbin/pure-ftpd"));
-      await builder.runScriptChecked("apply-users", {});
-      await builder.startFtpd();
-      expect(await probeLogin(builder.address, "alice", "a-pass")).toBeGreaterThan(0);
-    });
-
-    it.each([
-      ["keeping the genuine MAC line", true],
-      ["without a MAC line, as artifacts had before", false],
-    ])(
-      "never installs an artifact a bucket writer replaced (%s, checksums next to it recomputed): builds instead",
-      async (_, keepMacLine) => {
-        const artifact = knownArtifact ?? "";
-        const genuine = await readFile(artifact);
-        const evil = await makeTarball(
-          "tampered",
-          `mkdir -p usr/local/sbin; printf '#!/bin/sh\\necho pwned\\n' > usr/local/sbin/pure-ftpd
-           chmod 0755 usr/local/sbin/pure-ftpd; tar -czf "$OUT" usr`,
-        );
-        // All that writing to the bucket allows: new bytes, and any checksum recomputed to match.
-        const macLine = genuine.subarray(0, genuine.indexOf(0x0a) + 1);
-        const sealed = macLine.toString().startsWith("ftpfleet-artifact");
-        const forged = Buffer.concat([
-          keepMacLine && sealed ? macLine : Buffer.alloc(0),
-          await readFile(evil),
-        ]);
-        await writeFile(artifact, forged);
-        await writeFile(`${artifact}.sha256`, `${createHash("sha256").update(forged).digest("hex")}\n`);
-        await uninstall();
-        try {
-          const result = await builder.runScript("build-pure-ftpd", build, missingSource());
-          expect(result.code).toBe(1);
-          expect(result.stderr).toMatch(keepMacLine ? /does not match its MAC/ : /carries no MAC/);
-          expect(result.stderr).toMatch(/was NOT installed; building from source/);
-          expect(result.stderr).toMatch(/cannot download/);
-          expect(existsSync(join(builder.root, "usr/local"))).toBe(false);
-        } finally {
-          await writeFile(artifact, genuine);
-          await rm(`${artifact}.sha256`, { force: true });
-        }
-      },
-    );
-
-    it("without an artifact key, neither trusts the cache nor writes to it", async () => {
-      const keyFile = join(builder.root, "etc/ftpfleet/artifact.key");
-      const key = await readFile(keyFile, "utf8");
-      await rm(keyFile);
-      await uninstall();
-      try {
-        const result = await builder.runScript("build-pure-ftpd", build, missingSource());
-        expect(result.code).toBe(1);
-        expect(result.stderr).toMatch(/no artifact key .* neither trusted nor written/);
-        expect(existsSync(join(builder.root, "usr/local"))).toBe(false);
-      } finally {
-        await writeFile(keyFile, key, { mode: 0o600 });
-      }
-    });
-
-    it("keys the cache by version and configure flags", async () => {
-      const source = await readFile(join(scriptsDir, "build-pure-ftpd.sh"), "utf8");
-      const variant = async (name: string, text: string) => {
-        const path = writeScratch(scratch, name, text);
-        const result = await builder.runScriptFile(path, build, missingSource());
-        expect(result.code).toBe(1);
-        return artifactOf(result.stdout);
-      };
-      const newer = await variant("version.sh", source.replace("version=1.0.52", "version=1.0.53"));
-      const flags = await variant(
-        "flags.sh",
-        source.replace("--with-ftpwho)", "--with-ftpwho --with-altlog)"),
-      );
-      expect(newer).toMatch(/pure-ftpd-1\.0\.53-[0-9a-f]{16}\.tar\.gz\.sealed$/);
-      expect(flags).toMatch(/pure-ftpd-1\.0\.52-[0-9a-f]{16}\.tar\.gz\.sealed$/);
-      expect(new Set([knownArtifact, newer, flags]).size).toBe(3);
-    });
-
-    // Each holds a usr/local/sbin/pure-ftpd too, ahead of the hostile member: nothing may be extracted.
-    const hostileArchives: [string, string, RegExp][] = [
-      [
-        "a path outside usr/local",
-        `mkdir -p etc usr/local/sbin; echo x > usr/local/sbin/pure-ftpd; echo evil > etc/evil
-         tar -czf "$OUT" usr etc`,
-        /paths outside usr\/local/,
-      ],
-      [
-        "a .. segment",
-        `mkdir -p usr/local/sbin usr/local/x; echo x > usr/local/sbin/pure-ftpd; echo evil > usr/local/x/evil
-         tar -czf "$OUT" --transform 's,^usr/local/x/evil$,usr/local/../../etc/evil,' usr/local/sbin/pure-ftpd usr/local/x/evil`,
-        /a path with an empty, \. or \.\. segment \(usr\/local\/\.\.\/\.\.\/etc\/evil\)/,
-      ],
-      [
-        "an absolute path",
-        `mkdir -p usr/local/sbin usr/local/x; echo x > usr/local/sbin/pure-ftpd; echo evil > usr/local/x/evil
-         tar -czf "$OUT" --absolute-names --transform 's,^usr/local/x/evil$,/etc/evil,' usr/local/sbin/pure-ftpd usr/local/x/evil`,
-        /an absolute path \(\/etc\/evil\)/,
-      ],
-      [
-        "a symlink pointing out",
-        `mkdir -p usr/local/sbin; echo x > usr/local/sbin/pure-ftpd; ln -s ../../../etc usr/local/up
-         tar -czf "$OUT" usr/local/sbin/pure-ftpd usr/local/up`,
-        /links or special files/,
-      ],
-      [
-        "a hard link pointing out",
-        `mkdir -p usr/local/sbin; echo x > usr/local/sbin/pure-ftpd; echo y > usr/local/a; ln usr/local/a usr/local/sbin/b
-         tar -czf "$OUT" --transform 'flags=h;s,^usr/local/a$,etc/evil,' usr/local/sbin/pure-ftpd usr/local/a usr/local/sbin/b`,
-        /links or special files/,
-      ],
-    ];
-
-    let hostileVersion = 0;
-    it.each(hostileArchives)(
-      "refuses a validly sealed artifact holding %s, before extracting anything",
-      async (_, commands, reason) => {
-        // A version of its own, so that each case starts from an empty cache.
-        const version = `version=6.6.${++hostileVersion}`;
-        const source = await readFile(join(scriptsDir, "build-pure-ftpd.sh"), "utf8");
-        const path = writeScratch(scratch, "evil.sh", source.replace("version=1.0.52", version));
-        const miss = await builder.runScriptFile(path, build, missingSource());
-        const artifact = artifactOf(miss.stdout) ?? "";
-        // Sealed with the fleet's key: only the member check stands between it and the root.
-        await publishArtifact(artifact, await makeTarball("hostile", commands), world.artifactKey);
-        await uninstall();
-        const result = await builder.runScriptFile(path, build, missingSource());
-        expect(result.code).toBe(1);
-        expect(result.stderr).toMatch(reason);
-        expect(result.stderr).toMatch(/refusing it/);
-        expect(result.stderr).toMatch(/was NOT installed/);
-        expect(existsSync(join(builder.root, "usr/local"))).toBe(false);
-        expect(existsSync(join(builder.root, "etc/evil"))).toBe(false);
-      },
-    );
-
-    it("lib/artifacts.sh: two instances publishing at once leave one whole artifact, sealed as node's HMAC has it, and no temporary object", async () => {
-      const key = ".ftpfleet/artifacts/race.tar.gz.sealed";
-      const publish = writeScratch(
-        scratch,
-        "publish.sh",
-        `#!/usr/bin/env bash
-set -euo pipefail
-step=publish-test
-# shellcheck source-path=SCRIPTDIR source=lib/common.sh
-source "$(dirname "\${BASH_SOURCE[0]}")/lib/common.sh"
-# shellcheck source-path=SCRIPTDIR source=lib/artifacts.sh
-source "$(dirname "\${BASH_SOURCE[0]}")/lib/artifacts.sh"
-payload="$(mktemp)"
-trap 'rm -f "$payload"' EXIT
-head -c 4000000 /dev/urandom >"$payload"
-artifact_load_key
-artifact_publish "$payload" "$root/mnt/ftpfleet/bucket/${key}"
-sha256sum "$payload" | cut -c1-64
-`,
-      );
-      const runs = await Promise.all([builder, instance].map((i) => i.runScriptFile(publish)));
-      for (const run of runs) expect(run.code, run.stderr).toBe(0);
-      const written = runs.map((run) => run.stdout.trim());
-
-      const object = await s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: key }));
-      const stored = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
-      const payload = stored.subarray(stored.indexOf(0x0a) + 1);
-      expect(written).toContain(createHash("sha256").update(payload).digest("hex"));
-      expect(stored.equals(sealArtifact(world.artifactKey, "race.tar.gz.sealed", payload))).toBe(true);
-      const listed = await s3.send(
-        new ListObjectsV2Command({ Bucket: world.bucket, Prefix: ".ftpfleet/artifacts/.race" }),
-      );
-      expect(listed.Contents ?? []).toEqual([]);
-    });
-
-    it("two instances building at once both install, and leave one sealed artifact a third installs from", async () => {
-      // A stand-in release (configure and make that only write a script), checksum pinned to it:
-      // the real source cannot be downloaded here, the rest of the step runs as on AWS.
-      const release = join(scratch, "fake-release", "pure-ftpd-9.9.9");
-      mkdirSync(join(release, "src"), { recursive: true });
-      writeScratch(release, "configure", "#!/bin/sh\nexit 0\n");
-      writeScratch(
-        release,
-        "Makefile",
-        [
-          "all:",
-          "\tprintf '#!/bin/sh\\necho fake\\n' > src/pure-ftpd",
-          "install:",
-          "\tmkdir -p $(DESTDIR)/usr/local/sbin",
-          "\tinstall -m 0755 src/pure-ftpd $(DESTDIR)/usr/local/sbin/",
-          "",
-        ].join("\n"),
-      );
-      const fake = join(scratch, "fake-release.tar.gz");
-      await runChecked("bash", [
-        "-c",
-        'chmod 0755 "$1/pure-ftpd-9.9.9/configure" && tar -czf "$2" -C "$1" pure-ftpd-9.9.9',
-        "fake-release",
-        join(scratch, "fake-release"),
-        fake,
-      ]);
-      const checksum = createHash("sha256")
-        .update(await readFile(fake))
-        .digest("hex");
-      const source = await readFile(join(scriptsDir, "build-pure-ftpd.sh"), "utf8");
-      const path = writeScratch(
-        scratch,
-        "release.sh",
-        source
-          .replace("version=1.0.52", "version=9.9.9")
-          .replace(/^source_sha256=[0-9a-f]{64}$/m, `source_sha256=${checksum}`)
-          .replace("missing_packages build-essential libssl-dev libsodium-dev", "missing_packages make"),
-      );
-      const env = { FTPFLEET_PUREFTPD_SOURCE_URL: `file://${fake}` };
-      const second = await world.addInstance();
-      await second.runScriptChecked("install-packages", build);
-      await second.runScriptChecked("mount-bucket", world.mountParameters());
-      await uninstall();
-      try {
-        const runs = await Promise.all([builder, second].map((i) => i.runScriptFile(path, build, env)));
-        for (const run of runs) {
-          expect(run.code, run.stderr).toBe(0);
-          expect(run.stdout).toMatch(
-            /and cached|published meanwhile by another instance|from cached artifact/,
-          );
-        }
-        const artifact = artifactOf(runs.map((run) => run.stdout).join("\n")) ?? "";
-        const name = artifact.split("/").at(-1) ?? "";
-        expect(name).toMatch(/^pure-ftpd-9\.9\.9-[0-9a-f]{16}\.tar\.gz\.sealed$/);
-        const key = `.ftpfleet/artifacts/${name}`;
-        const object = await s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: key }));
-        const stored = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
-        expect(
-          stored.equals(sealArtifact(world.artifactKey, name, stored.subarray(stored.indexOf(0x0a) + 1))),
-        ).toBe(true);
-        const listed = await s3.send(
-          new ListObjectsV2Command({ Bucket: world.bucket, Prefix: ".ftpfleet/artifacts/.pure-ftpd-9.9.9" }),
-        );
-        expect(listed.Contents ?? []).toEqual([]);
-
-        await uninstall();
-        const third = await builder.runScriptFile(path, build, missingSource());
-        expect(third.code, third.stderr).toBe(0);
-        expect(third.stdout).toContain("installed from cached artifact");
-        expect(await readFile(join(builder.root, "usr/local/sbin/pure-ftpd"), "utf8")).toBe(
-          "#!/bin/sh\necho fake\n",
-        );
-      } finally {
-        await uninstall();
       }
     });
   });

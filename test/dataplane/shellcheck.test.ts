@@ -18,7 +18,7 @@ describe.skipIf(shellcheck === undefined)("provisioning scripts", () => {
     expect(scripts.map((path) => path.split("/").at(-1))).toEqual(
       expect.arrayContaining([
         "apply-users.sh",
-        "build-pure-ftpd.sh",
+        "build-daemons.sh",
         "configure-pure-ftpd.sh",
         "drain.sh",
         "install-packages.sh",

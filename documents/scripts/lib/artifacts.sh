@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Build artifacts cached in the bucket, sealed with an HMAC-SHA256 key only the fleet holds, so a
-# bucket writer cannot make one an instance installs (docs/provisioning.md). Needs lib/common.sh.
+# bucket writer cannot make one an instance installs (docs/provisioning.md). Needs lib/common.sh and
+# lib/bucket.sh (s3_parameters called first).
 # Sealed artifact: one object, "ftpfleet-artifact v1 hmac-sha256 <hex>\n" then the payload; the
 # MAC covers the file name (no replay under another version's name) and the payload.
 
@@ -41,47 +42,64 @@ artifact_mac() {
   { printf 'ftpfleet-artifact v1\n%s\n' "$1" && cat "$2"; } | hmac_sha256 "$artifact_key"
 }
 
-# Copies the payload of sealed artifact $1 to $2 if its MAC is valid; else says why, returns 1.
+# Where the sealed artifacts are in the bucket: one object each, .ftpfleet/artifacts/<name>.
+artifact_prefix=.ftpfleet/artifacts
+# The ETag of the untrusted artifact the last artifact_fetch found (empty: none), for its replacement.
+artifact_etag=""
+
+# Fetches the sealed artifact named $1 from the bucket (lib/bucket.sh) and copies its payload to $2 if
+# its MAC is valid. 0: $2 holds the payload; 1: there is no such artifact; 2: there is one, but it
+# is not trusted (said on stderr; artifact_etag names it). A failing read of the bucket fails.
 artifact_fetch() {
-  local source="$1" dest="$2" name sealed payload header mac
-  name="$(basename "$source")"
-  [[ -n "$artifact_key" ]] || { echo "no artifact key: cannot verify $name" >&2; return 1; }
-  sealed="$(mktemp "$dest.sealed.XXXXXX")" && payload="$(mktemp "$dest.payload.XXXXXX")" || return 1
+  local name="$1" dest="$2" sealed payload header mac status=0
+  artifact_etag=""
+  [[ -n "$artifact_key" ]] || { echo "no artifact key: cannot verify $name" >&2; return 2; }
+  sealed="$(mktemp "$dest.sealed.XXXXXX")" && payload="$(mktemp "$dest.payload.XXXXXX")" ||
+    fail "cannot create temporary files beside $dest"
   # One read of the bucket; the checks work on this private copy.
-  cp "$source" "$sealed" || { rm -f "$sealed" "$payload"; echo "cannot read $source" >&2; return 1; }
+  s3_get "$artifact_prefix/$name" "$sealed" || status=$?
+  if ((status != 0)); then
+    rm -f "$sealed" "$payload"
+    ((status == 1)) && return 1
+    fail "cannot read the artifact cache ($artifact_prefix/$name)"
+  fi
+  artifact_etag="$s3_etag"
   header=""
   IFS= read -r -n 120 header <"$sealed" || true
   if [[ ! "$header" =~ ^ftpfleet-artifact\ v1\ hmac-sha256\ ([0-9a-f]{64})$ ]]; then
     rm -f "$sealed" "$payload"
     echo "cached artifact $name carries no MAC" >&2
-    return 1
+    return 2
   fi
   mac="${BASH_REMATCH[1]}"
-  tail -c +$((${#header} + 2)) "$sealed" >"$payload" || return 1
+  tail -c +$((${#header} + 2)) "$sealed" >"$payload" || fail "cannot read $sealed"
   rm -f "$sealed"
   if [[ "$(artifact_mac "$name" "$payload")" != "$mac" ]]; then
     rm -f "$payload"
     echo "cached artifact $name does not match its MAC (changed without the fleet's key)" >&2
-    return 1
+    return 2
   fi
   mv -f "$payload" "$dest"
 }
 
-# Publishes payload file $1 as sealed artifact $2: written under a unique temporary name beside
-# it, then renamed into place (one object: readers see the old or the new, never a mix). Of
-# concurrent publishers, each renames a whole, valid artifact; the last one wins.
+# Publishes payload file $1 as the sealed artifact named $2, in one conditional write (lib/bucket.sh):
+# $3 is "absent" (there was none: If-None-Match) or the ETag of the untrusted artifact it replaces
+# (If-Match). Of publishers racing each other exactly one writes: 0 published, 1 another instance
+# published first (its artifact stays). Anything else fails.
 artifact_publish() {
-  local payload="$1" dest="$2" name tmp mac
-  name="$(basename "$dest")"
+  local payload="$1" name="$2" condition="$3" sealed mac status=0
   [[ -n "$artifact_key" ]] || fail "no artifact key: cannot publish $name"
   mac="$(artifact_mac "$name" "$payload")" || fail "cannot compute the MAC of $payload"
-  mkdir -p "$(dirname "$dest")"
-  tmp="$(mktemp "$(dirname "$dest")/.$name.XXXXXXXX")" || fail "cannot create a temporary artifact"
-  if ! { printf 'ftpfleet-artifact v1 hmac-sha256 %s\n' "$mac" && cat "$payload"; } >"$tmp" ||
-    ! mv -f "$tmp" "$dest"; then
-    rm -f "$tmp"
-    fail "cannot publish $dest"
-  fi
+  sealed="$(mktemp "$payload.sealed.XXXXXX")" || fail "cannot create a temporary file beside $payload"
+  { printf 'ftpfleet-artifact v1 hmac-sha256 %s\n' "$mac" && cat "$payload"; } >"$sealed" ||
+    fail "cannot seal $payload"
+  s3_put "$sealed" "$artifact_prefix/$name" "$condition" || status=$?
+  rm -f "$sealed"
+  case "$status" in
+    0) return 0 ;;
+    3) return 1 ;;
+  esac
+  fail "cannot publish $artifact_prefix/$name"
 }
 
 # Checks a .tar.gz before anything is extracted: only files and directories (no symlink or hard

@@ -17,7 +17,7 @@ fail() {
 root="${FTPFLEET_ROOT:-}"
 [[ -z "$root" || "$root" =~ ^/[A-Za-z0-9._/-]+$ ]] || invalid FTPFLEET_ROOT "expected an absolute path"
 
-# A build from source (build-pure-ftpd.sh) lands in /usr/local and wins over the distro package.
+# A build from source (build-daemons.sh) lands in /usr/local and wins over the distro package.
 find_program() {
   local dir
   for dir in "$root/usr/local/sbin" "$root/usr/local/bin" /usr/sbin /usr/bin; do

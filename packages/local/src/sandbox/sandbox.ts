@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { S3Client } from "@aws-sdk/client-s3";
+import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createLogger, type Logger, systemClock, until } from "@ftpfleet/core";
 import { readDocument, resolveParameters } from "@ftpfleet/core/documents";
 import { type CommandResult, runChecked, runCommand } from "./exec";
@@ -32,7 +33,7 @@ export const scriptsDir = fileURLToPath(new URL("../../../../documents/scripts/"
 
 export type DataPlaneScript =
   | "install-packages"
-  | "build-pure-ftpd"
+  | "build-daemons"
   | "fetch-certificate"
   | "mount-bucket"
   | "configure-pure-ftpd"
@@ -45,9 +46,58 @@ export interface ScriptRun extends CommandResult {
 
 export type TlsMode = "off" | "optional" | "required";
 
-/** Options of `provision()`; what is not given takes the provision document's default, as on AWS. */
+/**
+ * Where the sandbox finds the pinned releases' sources: `../shared/vendor` beside the repository
+ * (a clone in CI has shared/ beside it too), or `FTPFLEET_VENDOR_DIR`. Nothing here downloads
+ * them: there is no internet, so the vendored tarballs go through the same build step as on AWS.
+ */
+export function vendorDir(): string {
+  return resolve(
+    process.env.FTPFLEET_VENDOR_DIR ??
+      fileURLToPath(new URL("../../../../../shared/vendor/", import.meta.url)),
+  );
+}
+
+/** A vendored source tarball, with the checksum its README gives, and where the sandbox puts it
+ * in its bucket for the build step (`bucket:` source URLs, verified by checksum as on AWS). */
+export interface VendoredSource {
+  /** Under vendorDir(). */
+  file: string;
+  sha256: string;
+  key: string;
+}
+
+export const VENDORED_SOURCES = {
+  /** Not byte-identical to the official tarball (dc914042…, packed separately), the same release. */
+  pureFtpd: {
+    file: "pure-ftpd/pure-ftpd-1.0.54.tar.gz",
+    sha256: "2fa0bd4c72bbef7dfb42a597a456f2f81a2efb85c42650587c28d7fc9ccf8339",
+    key: ".ftpfleet/sources/pure-ftpd-1.0.54.tar.gz",
+  },
+  /** Byte-identical to the official release archive. */
+  s3fs: {
+    file: "s3fs/s3fs-fuse-1.95.tar.gz",
+    sha256: "0c97b8922f005500d36f72aee29a1345c94191f61d795e2a7b79fb7e3e6f5517",
+    key: ".ftpfleet/sources/s3fs-fuse-1.95.tar.gz",
+  },
+} as const satisfies Record<string, VendoredSource>;
+
+/** The provision document's source parameters that feed the vendored tarballs from the bucket. */
+export function vendoredSourceParameters(): Record<string, string> {
+  const { pureFtpd, s3fs } = VENDORED_SOURCES;
+  return {
+    PureFtpdSourceUrl: `bucket:${pureFtpd.key}`,
+    PureFtpdSourceSha256: pureFtpd.sha256,
+    S3fsSourceUrl: `bucket:${s3fs.key}`,
+    S3fsSourceSha256: s3fs.sha256,
+  };
+}
+
+/** Options of `provision()`; what is not given takes the provision document's default, as on AWS
+ * (both daemons built), except the sources: the vendored tarballs in the sandbox's bucket. */
 export interface ProvisionOptions {
   pureFtpdSource?: "distro" | "build";
+  s3fsSource?: "distro" | "build";
   passivePorts?: string;
   /** The document's default is `required` (FTPS only). */
   tlsMode?: TlsMode;
@@ -56,7 +106,9 @@ export interface ProvisionOptions {
   /** Skip apply-users (e.g. no manifest in the bucket yet). */
   applyUsers?: boolean;
   usersManifestKey?: string;
-  /** Extra environment for every step (e.g. FTPFLEET_PUREFTPD_SOURCE_URL). */
+  /** Other parameters of the provision document (e.g. another source URL and checksum). */
+  parameters?: Record<string, string>;
+  /** Extra environment for every step (e.g. PATH). */
   env?: Record<string, string>;
 }
 
@@ -135,7 +187,22 @@ export class Sandbox {
         buckets: [bucket],
         ...(options.onS3Request === undefined ? {} : { onRequest: options.onS3Request }),
       });
-      return new Sandbox(dir, network, s3, bucket, options.region ?? "us-east-1", log, state, key, pem);
+      const world = new Sandbox(
+        dir,
+        network,
+        s3,
+        bucket,
+        options.region ?? "us-east-1",
+        log,
+        state,
+        key,
+        pem,
+      );
+      await world.putVendoredSources().catch(async (error: unknown) => {
+        await s3.close().catch(() => undefined);
+        throw error;
+      });
+      return world;
     } catch (error) {
       await deleteNetwork(network);
       throw error;
@@ -180,6 +247,34 @@ export class Sandbox {
   /** The SSM parameters that point mount-bucket.sh at this world's bucket and S3 server. */
   mountParameters(): Record<string, string> {
     return { BucketName: this.bucket, BucketRegion: this.region, S3Endpoint: this.s3.endpoint };
+  }
+
+  /** The parameters build-daemons.sh needs here: the bucket, and the vendored sources in it. */
+  buildParameters(): Record<string, string> {
+    return { ...this.mountParameters(), ...vendoredSourceParameters() };
+  }
+
+  /** Puts the vendored source tarballs into the bucket (`VENDORED_SOURCES`), where the build
+   * step fetches them by `bucket:` URL and checks them against their checksums. Missing files are
+   * an error, never a reason to skip the build path. */
+  private async putVendoredSources(): Promise<void> {
+    const dir = vendorDir();
+    const s3 = this.s3Client();
+    try {
+      for (const source of Object.values(VENDORED_SOURCES)) {
+        const path = join(dir, source.file);
+        if (!existsSync(path)) {
+          throw new Error(
+            `vendored source ${path} is missing: the sandbox builds s3fs and pure-ftpd from ` +
+              "../shared/vendor beside the repository (or FTPFLEET_VENDOR_DIR)",
+          );
+        }
+        const body = await readFile(path);
+        await s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: source.key, Body: body }));
+      }
+    } finally {
+      s3.destroy();
+    }
   }
 
   /** @internal */
@@ -299,25 +394,30 @@ export class SandboxInstance {
     const steps: ProvisionReport["steps"] = [];
     const env = options.env ?? {};
     const given: Record<string, string> = {
-      ...this.world.mountParameters(),
+      ...this.world.buildParameters(),
       PassivePorts: options.passivePorts ?? "30000:30019",
       PublicAddress: this.address,
     };
     if (options.pureFtpdSource !== undefined) given.PureFtpdSource = options.pureFtpdSource;
+    if (options.s3fsSource !== undefined) given.S3fsSource = options.s3fsSource;
     if (options.tlsMode !== undefined) given.TlsMode = options.tlsMode;
     if (options.maxClients !== undefined) given.MaxClients = String(options.maxClients);
     if (options.maxClientsPerIp !== undefined) given.MaxClientsPerIp = String(options.maxClientsPerIp);
     if (options.usersManifestKey !== undefined) given.UsersManifestKey = options.usersManifestKey;
-    const parameters = resolveParameters(readDocument("provision"), given);
-    const step = async (script: DataPlaneScript) => {
-      const result = await this.runScriptChecked(script, parameters, env);
-      steps.push({ script, ms: result.ms });
-    };
-    await step("install-packages");
-    await step("mount-bucket");
-    await step("build-pure-ftpd");
-    await step("configure-pure-ftpd");
-    if (options.applyUsers !== false) await step("apply-users");
+    Object.assign(given, options.parameters);
+    const document = readDocument("provision");
+    const parameters = resolveParameters(document, given);
+    // The document's steps in its order, as the SSM agent runs them (fetch-certificate finds no
+    // TlsCertificateParameter: every instance already has the sandbox's PEM).
+    for (const { inputs } of document.mainSteps) {
+      for (const line of inputs.runCommand) {
+        const script = /^@script ([a-z0-9-]+)\.sh$/.exec(line)?.[1] as DataPlaneScript | undefined;
+        if (script === undefined) throw new Error(`the provision document runs more than a script: ${line}`);
+        if (script === "apply-users" && options.applyUsers === false) continue;
+        const result = await this.runScriptChecked(script, parameters, env);
+        steps.push({ script, ms: result.ms });
+      }
+    }
     await this.restartFtpd();
     this.lastSteps = steps;
     return { steps, totalMs: performance.now() - started };
