@@ -12,13 +12,12 @@ import {
   runCommand,
   Sandbox,
   type SandboxInstance,
-  seedPureFtpdArtifact,
 } from "@ftpfleet/local";
 
 export interface ProvisionBenchFigures {
-  /** Launch to "answers a login": distro pure-ftpd, packages already installed (what runs). */
+  /** Launch to "answers a login", compiling pure-ftpd and s3fs (packages already installed). */
   coldProvisionMs: number;
-  /** The same with PureFtpdSource=build and the pure-ftpd artifact already in the bucket. */
+  /** The same with both daemons' artifacts already in the bucket. */
   cachedArtifactProvisionMs: number;
   /** Per-step times of the cold run, e.g. { "mount-bucket": 120 }. */
   coldStepsMs: Record<string, number>;
@@ -64,18 +63,9 @@ export async function provisionBench(options: { transferMB?: number } = {}): Pro
     const coldMs = await untilLogin(cold, () => cold.provision({ passivePorts: PASSIVE }));
     const coldStepsMs = Object.fromEntries(cold.lastSteps.map((step) => [step.script, Math.round(step.ms)]));
 
-    const cached = await world.addInstance();
-    await cached.runScriptChecked("install-packages", { PureFtpdSource: "build" });
-    await cached.runScriptChecked("mount-bucket", world.mountParameters());
-    await seedPureFtpdArtifact(cached, scratch);
+    // The first instance compiled both daemons and cached them; the next one installs them.
     const fresh = await world.addInstance();
-    const cachedMs = await untilLogin(fresh, () =>
-      fresh.provision({
-        pureFtpdSource: "build",
-        passivePorts: PASSIVE,
-        env: { FTPFLEET_PUREFTPD_SOURCE_URL: `file://${scratch}/no-source.tar.gz` },
-      }),
-    );
+    const cachedMs = await untilLogin(fresh, () => fresh.provision({ passivePorts: PASSIVE }));
 
     // Throughput: the same bytes over FTP (through s3fs) and straight to S3.
     const bytes = new Uint8Array(transferMB * 1024 * 1024).map((_, i) => (i * 31) & 0xff);

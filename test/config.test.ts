@@ -42,6 +42,52 @@ describe("loadFleetConfig", () => {
     });
   });
 
+  it("builds both daemons from pinned sources unless told otherwise; a source comes with its checksum", () => {
+    expect(loadFleetConfig(testEnv)).toMatchObject({ pureFtpdSource: "build", s3fsSource: "build" });
+    const sha = "a".repeat(64);
+    expect(
+      loadFleetConfig({
+        ...testEnv,
+        FTPFLEET_S3FS_SOURCE: "distro",
+        FTPFLEET_PUREFTPD_SOURCE_URL: "bucket:.ftpfleet/sources/pure-ftpd-1.0.54.tar.gz",
+        FTPFLEET_PUREFTPD_SOURCE_SHA256: sha,
+      }),
+    ).toMatchObject({
+      s3fsSource: "distro",
+      pureFtpdSourceUrl: "bucket:.ftpfleet/sources/pure-ftpd-1.0.54.tar.gz",
+      pureFtpdSourceSha256: sha,
+    });
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadFleetConfig({ ...testEnv, ...env });
+        return [];
+      } catch (error) {
+        return (error as InvalidInputError).issues;
+      }
+    };
+    expect(problems({ FTPFLEET_S3FS_SOURCE_URL: "https://mirror.example.com/s3fs.tar.gz" })).toEqual([
+      "FTPFLEET_S3FS_SOURCE_SHA256: s3fsSourceUrl and s3fsSourceSha256 go together",
+    ]);
+    for (const url of [
+      "http://download.pureftpd.org/x.tar.gz",
+      "file:///tmp/x.tar.gz",
+      "bucket:users/x.tar.gz",
+      "bucket:.ftpfleet/sources/../users.json",
+      "https://example.com/$(reboot).tar.gz",
+    ]) {
+      expect(
+        problems({ FTPFLEET_PUREFTPD_SOURCE_URL: url, FTPFLEET_PUREFTPD_SOURCE_SHA256: sha })[0],
+        url,
+      ).toMatch(/^FTPFLEET_PUREFTPD_SOURCE_URL: /);
+    }
+    expect(
+      problems({
+        FTPFLEET_PUREFTPD_SOURCE_URL: "bucket:.ftpfleet/sources/p.tar.gz",
+        FTPFLEET_PUREFTPD_SOURCE_SHA256: "ABC",
+      })[0],
+    ).toMatch(/^FTPFLEET_PUREFTPD_SOURCE_SHA256: a SHA-256/);
+  });
+
   const queue = {
     FTPFLEET_LIFECYCLE_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/ftpfleet-lifecycle",
   };

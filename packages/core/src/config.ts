@@ -10,6 +10,16 @@ const dnsName = z
     message: "must be a DNS name such as ftp.example.com",
   });
 
+/** A source tarball: an https URL, or an object in the fleet's bucket under .ftpfleet/sources/. */
+const sourceUrl = z
+  .string()
+  .regex(
+    /^(https:\/\/[A-Za-z0-9.-]+\/[A-Za-z0-9._/%+~-]+|bucket:\.ftpfleet\/sources\/[A-Za-z0-9._-]{1,100})$/,
+    "https://host/path or bucket:.ftpfleet/sources/<name>",
+  )
+  .refine((url) => !url.includes(".."), "no '..'");
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "a SHA-256 in 64 lowercase hex digits");
+
 export const fleetConfigSchema = z
   .object({
     /** Names this fleet's records (SetIdentifier prefix); unique per stage. */
@@ -44,7 +54,15 @@ export const fleetConfigSchema = z
       .string()
       .regex(/^https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, "http(s)://host[:port]")
       .optional(),
-    pureFtpdSource: z.enum(["distro", "build"]).default("distro"),
+    /** build (default): pinned upstream sources compiled once and cached in the bucket; distro: the
+     * distribution's packages (pure-ftpd with quotas: every delete is a server-side copy; s3fs 1.90). */
+    pureFtpdSource: z.enum(["distro", "build"]).default("build"),
+    /** Where the sources come from and their SHA-256; unset, the documents' pinned official release. */
+    pureFtpdSourceUrl: sourceUrl.optional(),
+    pureFtpdSourceSha256: sha256.optional(),
+    s3fsSource: z.enum(["distro", "build"]).default("build"),
+    s3fsSourceUrl: sourceUrl.optional(),
+    s3fsSourceSha256: sha256.optional(),
     passivePorts: z
       .string()
       .regex(/^[0-9]{4,5}:[0-9]{4,5}$/, "first:last")
@@ -86,6 +104,15 @@ export const fleetConfigSchema = z
     message: "maxClientsPerIp must be at most maxClients",
     path: ["maxClientsPerIp"],
   })
+  // Another source with the pinned checksum could never pass: each URL comes with its own.
+  .refine((config) => !config.pureFtpdSourceUrl === !config.pureFtpdSourceSha256, {
+    message: "pureFtpdSourceUrl and pureFtpdSourceSha256 go together",
+    path: ["pureFtpdSourceSha256"],
+  })
+  .refine((config) => !config.s3fsSourceUrl === !config.s3fsSourceSha256, {
+    message: "s3fsSourceUrl and s3fsSourceSha256 go together",
+    path: ["s3fsSourceSha256"],
+  })
   .refine((config) => !config.bucket || config.bucketRegion, {
     message: "bucketRegion is required with a bucket",
     path: ["bucketRegion"],
@@ -107,6 +134,11 @@ const envNames = {
   bucketRegion: "FTPFLEET_BUCKET_REGION",
   s3Endpoint: "FTPFLEET_S3_ENDPOINT",
   pureFtpdSource: "FTPFLEET_PUREFTPD_SOURCE",
+  pureFtpdSourceUrl: "FTPFLEET_PUREFTPD_SOURCE_URL",
+  pureFtpdSourceSha256: "FTPFLEET_PUREFTPD_SOURCE_SHA256",
+  s3fsSource: "FTPFLEET_S3FS_SOURCE",
+  s3fsSourceUrl: "FTPFLEET_S3FS_SOURCE_URL",
+  s3fsSourceSha256: "FTPFLEET_S3FS_SOURCE_SHA256",
   passivePorts: "FTPFLEET_PASSIVE_PORTS",
   tlsMode: "FTPFLEET_TLS_MODE",
   tlsCertificateParameter: "FTPFLEET_TLS_CERTIFICATE_PARAMETER",

@@ -24,6 +24,14 @@ export function provisionParameters(config: FleetConfig): Record<string, string>
     BucketRegion: config.bucketRegion ?? "",
     S3Endpoint: config.s3Endpoint ?? "",
     PureFtpdSource: config.pureFtpdSource,
+    S3fsSource: config.s3fsSource,
+    // Unset, the document's pinned official release and checksum apply.
+    ...(config.pureFtpdSourceUrl && config.pureFtpdSourceSha256
+      ? { PureFtpdSourceUrl: config.pureFtpdSourceUrl, PureFtpdSourceSha256: config.pureFtpdSourceSha256 }
+      : {}),
+    ...(config.s3fsSourceUrl && config.s3fsSourceSha256
+      ? { S3fsSourceUrl: config.s3fsSourceUrl, S3fsSourceSha256: config.s3fsSourceSha256 }
+      : {}),
     PassivePorts: config.passivePorts,
     PublicAddress: "",
     TlsMode: config.tlsMode,

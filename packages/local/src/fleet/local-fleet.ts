@@ -20,7 +20,7 @@ import {
 } from "@ftpfleet/simulated-aws";
 import { ftpGreets } from "../sandbox/ftp";
 import { localS3Credentials } from "../sandbox/s3-server";
-import { type DataPlaneScript, Sandbox, type SandboxInstance } from "../sandbox/sandbox";
+import { type DataPlaneScript, Sandbox, type SandboxInstance, VENDORED_SOURCES } from "../sandbox/sandbox";
 import { serveLocalMode } from "./control";
 import { type DnsResponder, startDnsResponder } from "./dns-responder";
 
@@ -326,6 +326,11 @@ function localConfig(world: Sandbox): FleetConfig {
     FTPFLEET_S3_ENDPOINT: world.s3.endpoint,
     FTPFLEET_AGENT_TIMEOUT_SECONDS: "60",
     FTPFLEET_OUTPUT_BUCKET: LOCAL_OUTPUT_BUCKET,
+    // Both daemons built as on AWS, from the vendored sources the sandbox put in its bucket.
+    FTPFLEET_PUREFTPD_SOURCE_URL: `bucket:${VENDORED_SOURCES.pureFtpd.key}`,
+    FTPFLEET_PUREFTPD_SOURCE_SHA256: VENDORED_SOURCES.pureFtpd.sha256,
+    FTPFLEET_S3FS_SOURCE_URL: `bucket:${VENDORED_SOURCES.s3fs.key}`,
+    FTPFLEET_S3FS_SOURCE_SHA256: VENDORED_SOURCES.s3fs.sha256,
   });
 }
 
