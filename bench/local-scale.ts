@@ -25,7 +25,13 @@ async function until(fleet: LocalFleet, n: number, timeoutMs: number): Promise<v
 export async function localScaleBench(instances = 3): Promise<ScaleBenchResult> {
   const missing = dataPlaneSupport();
   if (missing) return { skipped: missing };
-  const fleet = await startLocalFleet({ instances: 0, dnsPort: 0, log: createLogger({ level: "error" }) });
+  // announce: false: a bench never takes over the announcement of a local mode a person runs.
+  const fleet = await startLocalFleet({
+    instances: 0,
+    dnsPort: 0,
+    log: createLogger({ level: "error" }),
+    announce: false,
+  });
   try {
     const start = performance.now();
     fleet.scale(instances);

@@ -3,6 +3,7 @@
 import { API_LATENCY_MS, FLEETS, ftpfleetBurst, INSTANCES_PER_FLEET, naiveBurst } from "./dns-burst";
 import { localScaleBench } from "./local-scale";
 import { provisionBench } from "./provision";
+import { usersPropagationBench } from "./users-propagation";
 
 type Row = [string, string | number, string | number];
 
@@ -80,6 +81,28 @@ async function main() {
       `\nLocal mode: scale 0 → ${scale.instances}, all serving and in DNS after ${scale.secondsUntilServing} s`,
     );
 
+  const users = await usersPropagationBench();
+  if (users.skipped !== undefined) console.log(`\nUsers propagation bench skipped: ${users.skipped}`);
+  else {
+    console.log(
+      "\nUsers propagation: spawning `ftpfleet users add` (the real CLI) until the new user logs in on\n" +
+        "every one of N local instances; default rate controls against one instance at a time\n" +
+        `(--max-concurrency 1); medians of ${users.rows[0]?.samples ?? 0} samples each, seconds\n`,
+    );
+    const head = ["N", "ftpfleet s", "one-at-a-time s", "ratio", "manifest written s"];
+    console.log(head.map((h) => h.padStart(20)).join(""));
+    for (const row of users.rows)
+      console.log(
+        [row.instances, row.ftpfleetSeconds, row.oneAtATimeSeconds, row.ratio, row.writtenSeconds]
+          .map((v) => String(v).padStart(20))
+          .join(""),
+      );
+    console.log(
+      `\n(the CLI's own start-up, \`ftpfleet users list\` wall time: ${users.cliStartupSeconds} s, is part of every\n` +
+        `figure; "manifest written" is when the CLI starts applying; the scenario took ${users.wallSeconds} s)`,
+    );
+  }
+
   const wallSeconds = Math.round((performance.now() - wallStart) / 10) / 100;
   console.log(`\n(real time for the whole bench: ${wallSeconds} s)`);
   console.log(
@@ -88,6 +111,7 @@ async function main() {
       dnsBurst: { events, ftpfleet, naive },
       provision,
       localScale: scale,
+      usersPropagation: users,
       wallSeconds,
     }),
   );
