@@ -1,5 +1,6 @@
 import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { DeleteObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { systemClock, until } from "@ftpfleet/core";
 import type { S3RequestRecord } from "@ftpfleet/local";
@@ -158,6 +159,75 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
       expect(await getObject(s3, world, "inbox/alice/big-distro.bin")).toBeUndefined();
     } finally {
       expect(await distro.stop()).toEqual([]);
+    }
+  });
+
+  /** The requests for one key, by kind (a listing of the bucket is not about the key). */
+  const costOf = (seen: S3RequestRecord[], key: string) => {
+    const path = `/${world.bucket}/${key}`;
+    const kinds = { head: 0, get: 0, put: 0, multipart: 0, copy: 0, delete: 0 };
+    for (const r of seen) {
+      if (r.copySource?.replace(/^\//, "").split("?")[0] === `${world.bucket}/${key}` && r.path !== path) {
+        kinds.copy += 1; // copied away (a rename's source)
+        continue;
+      }
+      if (r.path !== path) continue;
+      if (r.copySource !== undefined) kinds.copy += 1;
+      else if (r.query.includes("uploads") || r.query.includes("uploadId")) kinds.multipart += 1;
+      else if (r.method === "HEAD") kinds.head += 1;
+      else if (r.method === "GET") kinds.get += 1;
+      else if (r.method === "PUT") kinds.put += 1;
+      else if (r.method === "DELETE") kinds.delete += 1;
+    }
+    return kinds;
+  };
+
+  it("costs, per FTP operation, the S3 requests docs/provisioning.md lists (rename and mtime = a copy)", async () => {
+    const session = await ftpLogin(instance.address, "alice", "alice-secret");
+    const body = (text: string) => Readable.from([Buffer.from(text)]);
+    const costs: Record<string, ReturnType<typeof costOf>> = {};
+    try {
+      const stored = await requestsDuring(() =>
+        session.uploadFrom(body("x".repeat(100_000)), "inbox/alice/op.bin"),
+      );
+      costs.STOR = costOf(stored, "inbox/alice/op.bin");
+      // The new content lands as a whole object: no copy, no delete.
+      expect(costs.STOR.copy + costs.STOR.delete).toBe(0);
+      expect(costs.STOR.put + costs.STOR.multipart).toBeGreaterThan(0);
+
+      const renamed = await requestsDuring(() => session.rename("inbox/alice/op.bin", "inbox/alice/op2.bin"));
+      costs["RNFR+RNTO"] = { ...costOf(renamed, "inbox/alice/op2.bin") };
+      costs["RNFR+RNTO"].delete += costOf(renamed, "inbox/alice/op.bin").delete;
+      // S3 has no rename: a server-side copy of every byte, then a delete.
+      expect(costs["RNFR+RNTO"].copy).toBeGreaterThanOrEqual(1);
+      expect(costs["RNFR+RNTO"].delete).toBe(1);
+      expect(await getObject(s3, world, "inbox/alice/op2.bin")).toBe("x".repeat(100_000));
+
+      const touched = await requestsDuring(async () => {
+        expect((await session.send("MFMT 20250102030405 inbox/alice/op2.bin")).code).toBe(213);
+      });
+      costs.MFMT = costOf(touched, "inbox/alice/op2.bin");
+      // A new modification time is new metadata: s3fs copies the object onto itself.
+      expect(costs.MFMT.copy).toBe(1);
+
+      const appended = await requestsDuring(() => session.appendFrom(body("tail"), "inbox/alice/op2.bin"));
+      costs.APPE = costOf(appended, "inbox/alice/op2.bin");
+      // Resuming or appending rewrites the object whole: S3 objects cannot grow in place.
+      expect(costs.APPE.put + costs.APPE.multipart + costs.APPE.copy).toBeGreaterThan(0);
+      expect(await getObject(s3, world, "inbox/alice/op2.bin")).toBe(`${"x".repeat(100_000)}tail`);
+
+      const deleted = await requestsDuring(async () => {
+        expect((await session.send("DELE inbox/alice/op2.bin")).code).toBe(250);
+      });
+      costs.DELE = costOf(deleted, "inbox/alice/op2.bin");
+      expect(costs.DELE).toMatchObject({ copy: 0, put: 0, multipart: 0, delete: 1 });
+    } finally {
+      session.close();
+      console.info(
+        `S3 requests per FTP operation (built daemons; the operation's key):\n${Object.entries(costs)
+          .map(([op, k]) => `  ${op.padEnd(10)} ${JSON.stringify(k)}`)
+          .join("\n")}`,
+      );
     }
   });
 
