@@ -1,6 +1,7 @@
 // @ftpfleet/core: what runs in AWS. Handlers import from here; so do the simulation and local mode,
 // which implement the same ports. SSM document bundling (file system, YAML) is `@ftpfleet/core/documents`;
 // the S3 adapter is `@ftpfleet/core/s3`, so functions that never touch S3 do not bundle its client.
+export * from "./audit/diff";
 export * from "./aws/autoscaling";
 export * from "./aws/clients";
 export * from "./aws/ec2";
