@@ -47,15 +47,18 @@ export interface ScriptRun extends CommandResult {
 export type TlsMode = "off" | "optional" | "required";
 
 /**
- * Where the sandbox finds the pinned releases' sources: `../shared/vendor` beside the repository
- * (a clone in CI has shared/ beside it too), or `FTPFLEET_VENDOR_DIR`. Nothing here downloads
- * them: there is no internet, so the vendored tarballs go through the same build step as on AWS.
+ * Where the sandbox finds the pinned releases' sources: `FTPFLEET_VENDOR_DIR`, else `shared/vendor`
+ * beside the repository, else the workplace's `/work/shared/vendor` (a clone made elsewhere, as CI's
+ * may be). Nothing here downloads them: there is no internet, so the vendored tarballs go through
+ * the same build step as on AWS.
  */
 export function vendorDir(): string {
-  return resolve(
-    process.env.FTPFLEET_VENDOR_DIR ??
-      fileURLToPath(new URL("../../../../../shared/vendor/", import.meta.url)),
-  );
+  if (process.env.FTPFLEET_VENDOR_DIR) return resolve(process.env.FTPFLEET_VENDOR_DIR);
+  const candidates = [
+    fileURLToPath(new URL("../../../../../shared/vendor/", import.meta.url)),
+    "/work/shared/vendor",
+  ];
+  return resolve(candidates.find((dir) => existsSync(dir)) ?? (candidates[0] as string));
 }
 
 /** A vendored source tarball, with the checksum its README gives, and where the sandbox puts it
