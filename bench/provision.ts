@@ -1,122 +1,93 @@
-// Provisioning and transfer figures of the real data plane on this machine: one local S3 server,
-// instances as network namespaces, the provisioning scripts, s3fs and pure-ftpd. Needs root,
-// /dev/fuse and `ip netns`; otherwise it returns the reason and measures nothing.
-import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+// Provisioning figures of the real data plane on this machine: instances as network namespaces of
+// one sandbox, running the provision document's scripts (packages already installed on the host,
+// which every namespace shares), timed until the instance answers an FTPS login. Also the login
+// cost of each password hash kind. Used by data-plane.ts, inside its sandbox.
+import { appendFile, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
-  dataPlaneSupport,
+  type ProvisionOptions,
   probeLogin,
   runChecked,
   runCommand,
-  Sandbox,
+  type Sandbox,
   type SandboxInstance,
 } from "@ftpfleet/local";
+import { median, round } from "./stats";
 
 export interface ProvisionBenchFigures {
-  /** Launch to "answers a login", compiling pure-ftpd and s3fs (packages already installed). */
+  /** Launch to "answers a login", compiling pure-ftpd and s3fs (one sample: the first instance). */
   coldProvisionMs: number;
-  /** The same with both daemons' artifacts already in the bucket. */
+  /** The same with both daemons' artifacts already in the bucket: median of the samples. */
   cachedArtifactProvisionMs: number;
-  /** Per-step times of the cold run, e.g. { "mount-bucket": 120 }. */
+  cachedArtifactProvisionSamplesMs: number[];
+  /** Per-step times of the cold run, e.g. { "build-daemons": 36000 }. */
   coldStepsMs: Record<string, number>;
-  transferMB: number;
-  ftpUploadMBps: number;
-  ftpDownloadMBps: number;
-  s3PutMBps: number;
-  s3GetMBps: number;
-  /** FTPS throughput through s3fs divided by direct S3 on the same server, same run. */
-  uploadRatio: number;
-  downloadRatio: number;
-  /** One FTPS login (connect, AUTH TLS → 230) with each password hash kind. */
+  /** Per-step medians of the cached runs. */
+  cachedStepsMs: Record<string, number>;
+  /** One FTPS login (connect, AUTH TLS → 230; basic-ftp, in the bench's process) with each
+   * password hash kind: medians of 3. */
   loginSha512CryptMs: number;
   loginArgon2idMs: number;
 }
 
-export type ProvisionBenchResult = { skipped: string } | ({ skipped?: undefined } & ProvisionBenchFigures);
+export const BENCH_USER = { name: "bench", password: "bench-pass", home: "bench" } as const;
 
-const PASSIVE = "30000:30019";
-
-export async function provisionBench(options: { transferMB?: number } = {}): Promise<ProvisionBenchResult> {
-  const reason = dataPlaneSupport();
-  if (reason !== undefined) return { skipped: reason };
-  const transferMB = options.transferMB ?? 20;
-  const scratch = await mkdtemp(join(tmpdir(), "ftpfleet-bench-"));
-  const world = await Sandbox.create();
-  try {
-    const s3 = world.s3Client();
-    const hash = (await runChecked("openssl", ["passwd", "-6", "bench-pass"])).trim();
-    const manifest = {
-      version: 1,
-      users: [{ name: "bench", passwordHash: hash, grants: [{ path: "bench", access: "rw" }] }],
-    };
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: world.bucket,
-        Key: ".ftpfleet/users.json",
-        Body: JSON.stringify(manifest),
-      }),
-    );
-
-    const cold = await world.addInstance();
-    const coldMs = await untilLogin(cold, () => cold.provision({ passivePorts: PASSIVE }));
-    const coldStepsMs = Object.fromEntries(cold.lastSteps.map((step) => [step.script, Math.round(step.ms)]));
-
-    // The first instance compiled both daemons and cached them; the next one installs them.
-    const fresh = await world.addInstance();
-    const cachedMs = await untilLogin(fresh, () => fresh.provision({ passivePorts: PASSIVE }));
-
-    // Throughput: the same bytes over FTP (through s3fs) and straight to S3.
-    const bytes = new Uint8Array(transferMB * 1024 * 1024).map((_, i) => (i * 31) & 0xff);
-    const local = join(scratch, "payload.bin");
-    await writeFile(local, bytes);
-    // FTPS, as the fleet requires by default (the sandbox's certificate is self-signed).
-    const tls = "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ssl:verify-certificate no";
-    const login = `${tls}; set cmd:fail-exit yes; open -u bench,bench-pass ftp://${cold.address}`;
-    const upload = await timed(() => runChecked("lftp", ["-c", `${login}; put ${local} -o bench/ftp.bin`]));
-    const download = await timed(() =>
-      runChecked("lftp", ["-c", `${login}; get bench/ftp.bin -o ${join(scratch, "back.bin")}`]),
-    );
-    const put = await timed(() =>
-      s3.send(new PutObjectCommand({ Bucket: world.bucket, Key: "bench/direct.bin", Body: bytes })),
-    );
-    const get = await timed(async () => {
-      const out = await s3.send(new GetObjectCommand({ Bucket: world.bucket, Key: "bench/direct.bin" }));
-      await out.Body?.transformToByteArray();
-    });
-    const mbps = (ms: number) => round(transferMB / (ms / 1000));
-
-    // Logins: SHA-512 crypt (what manifests carry) against pure-pw's default argon2id.
-    const loginSha512CryptMs = await median(() => probeLogin(cold.address, "bench", "bench-pass"));
-    await addArgon2User(cold, "argon", "argon-pass");
-    const loginArgon2idMs = await median(() => probeLogin(cold.address, "argon", "argon-pass"));
-
-    return {
-      coldProvisionMs: Math.round(coldMs),
-      cachedArtifactProvisionMs: Math.round(cachedMs),
-      coldStepsMs,
-      transferMB,
-      ftpUploadMBps: mbps(upload),
-      ftpDownloadMBps: mbps(download),
-      s3PutMBps: mbps(put),
-      s3GetMBps: mbps(get),
-      uploadRatio: round(put / upload),
-      downloadRatio: round(get / download),
-      loginSha512CryptMs: round(loginSha512CryptMs),
-      loginArgon2idMs: round(loginArgon2idMs),
-    };
-  } finally {
-    await world.stop();
-    await rm(scratch, { recursive: true, force: true });
-  }
+/** Provisions until the instance answers a login as the bench user; its wall time in ms. */
+export async function untilLogin(instance: SandboxInstance, options: ProvisionOptions = {}): Promise<number> {
+  const started = performance.now();
+  await instance.provision(options);
+  await probeLogin(instance.address, BENCH_USER.name, BENCH_USER.password);
+  return performance.now() - started;
 }
 
-async function untilLogin(instance: SandboxInstance, provision: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await provision();
-  await probeLogin(instance.address, "bench", "bench-pass");
-  return performance.now() - started;
+const stepsOf = (instance: SandboxInstance) =>
+  Object.fromEntries(instance.lastSteps.map((step) => [step.script, Math.round(step.ms)]));
+
+/** The first instance of a fresh sandbox (compiles both daemons and publishes the artifacts),
+ * then `cachedSamples` more (install the artifacts); all of them stopped afterwards. */
+export async function provisionFigures(
+  world: Sandbox,
+  cachedSamples = 3,
+): Promise<Omit<ProvisionBenchFigures, "loginSha512CryptMs" | "loginArgon2idMs">> {
+  const cold = await world.addInstance();
+  const coldMs = await untilLogin(cold);
+  const coldStepsMs = stepsOf(cold);
+  await cold.stop();
+  const cachedMs: number[] = [];
+  const cachedSteps: Record<string, number>[] = [];
+  for (let i = 0; i < cachedSamples; i++) {
+    const instance = await world.addInstance();
+    cachedMs.push(await untilLogin(instance));
+    cachedSteps.push(stepsOf(instance));
+    await instance.stop();
+  }
+  const names = Object.keys(cachedSteps[0] ?? {});
+  return {
+    coldProvisionMs: Math.round(coldMs),
+    cachedArtifactProvisionMs: Math.round(median(cachedMs)),
+    cachedArtifactProvisionSamplesMs: cachedMs.map((ms) => Math.round(ms)),
+    coldStepsMs,
+    cachedStepsMs: Object.fromEntries(
+      names.map((name) => [name, Math.round(median(cachedSteps.map((s) => s[name] ?? Number.NaN)))]),
+    ),
+  };
+}
+
+/** Logins: SHA-512 crypt (what manifests carry) against pure-pw's default argon2id. Adds an
+ * argon2id user to the instance. */
+export async function loginFigures(
+  instance: SandboxInstance,
+): Promise<Pick<ProvisionBenchFigures, "loginSha512CryptMs" | "loginArgon2idMs">> {
+  const sha = await medianOf(3, () => probeLogin(instance.address, BENCH_USER.name, BENCH_USER.password));
+  await addArgon2User(instance, "argon", "argon-pass");
+  const argon = await medianOf(3, () => probeLogin(instance.address, "argon", "argon-pass"));
+  return { loginSha512CryptMs: round(sha), loginArgon2idMs: round(argon) };
+}
+
+async function medianOf(times: number, run: () => Promise<number>): Promise<number> {
+  const values: number[] = [];
+  for (let i = 0; i < times; i++) values.push(await run());
+  return median(values);
 }
 
 /** A virtual user hashed the way `pure-pw useradd` does by default (argon2id), added by hand. */
@@ -138,18 +109,3 @@ async function addArgon2User(instance: SandboxInstance, name: string, password: 
   await runChecked("pure-pw", ["mkdb", join(conf, "pureftpd.pdb"), "-f", join(conf, "pureftpd.passwd")]);
   await rm(scratchPasswd, { force: true });
 }
-
-async function timed(run: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await run();
-  return performance.now() - started;
-}
-
-async function median(run: () => Promise<number>, times = 3): Promise<number> {
-  const values: number[] = [];
-  for (let i = 0; i < times; i++) values.push(await run());
-  values.sort((a, b) => a - b);
-  return values[Math.floor(values.length / 2)] ?? Number.NaN;
-}
-
-const round = (value: number) => Math.round(value * 100) / 100;

@@ -1,8 +1,10 @@
-// `npm run bench`: each scenario runs ftpfleet and the naive approach (or the direct path) in the
-// same process, prints a table, and the last line is one JSON object with every figure.
+// `npm run bench`: each scenario runs ftpfleet beside the naive approach (or the direct path) in the
+// same run, prints a table, and the last line is one JSON object with every figure.
+
+import { dataPlaneBench } from "./data-plane";
+import { printDataPlane, printProvisioning } from "./data-plane-report";
 import { API_LATENCY_MS, FLEETS, ftpfleetBurst, INSTANCES_PER_FLEET, naiveBurst } from "./dns-burst";
 import { localScaleBench } from "./local-scale";
-import { provisionBench } from "./provision";
 import { usersPropagationBench } from "./users-propagation";
 
 type Row = [string, string | number, string | number];
@@ -41,44 +43,20 @@ async function main() {
     ],
   );
 
-  const provision = await provisionBench();
-  if (provision.skipped !== undefined) console.log(`\nProvisioning bench skipped: ${provision.skipped}`);
+  const dataPlane = await dataPlaneBench();
+  if (dataPlane.skipped !== undefined) console.log(`\nData-plane bench skipped: ${dataPlane.skipped}`);
   else {
-    table(
-      "Provisioning one local instance, and FTP through s3fs against direct S3 (same server, same run)",
-      ["ftpfleet", "direct S3 / alt"],
-      [
-        ["provision to serving, cold (ms)", Math.round(provision.coldProvisionMs), "-"],
-        ["provision to serving, artifact cached (ms)", Math.round(provision.cachedArtifactProvisionMs), "-"],
-        [
-          `upload ${provision.transferMB} MB (MB/s)`,
-          provision.ftpUploadMBps.toFixed(1),
-          provision.s3PutMBps.toFixed(1),
-        ],
-        [
-          `download ${provision.transferMB} MB (MB/s)`,
-          provision.ftpDownloadMBps.toFixed(1),
-          provision.s3GetMBps.toFixed(1),
-        ],
-        [
-          "upload ratio / download ratio",
-          provision.uploadRatio.toFixed(2),
-          provision.downloadRatio.toFixed(2),
-        ],
-        [
-          "one login: SHA-512 crypt / argon2id (ms)",
-          provision.loginSha512CryptMs.toFixed(0),
-          provision.loginArgon2idMs.toFixed(0),
-        ],
-      ],
-    );
+    printProvisioning(dataPlane.provision);
+    printDataPlane(dataPlane.dataPlane);
   }
 
-  const scale = await localScaleBench(3);
+  const scale = await localScaleBench(4);
   if (scale.skipped !== undefined) console.log(`\nLocal scale bench skipped: ${scale.skipped}`);
   else
     console.log(
-      `\nLocal mode: scale 0 → ${scale.instances}, all serving and in DNS after ${scale.secondsUntilServing} s`,
+      `\nLocal mode: scale 0 → 1, the first instance (compiling both daemons) serving and in DNS after ` +
+        `${scale.firstInstanceSeconds} s;\nthen scale ${scale.from} → ${scale.instances} with the artifacts cached: ` +
+        `all serving and in DNS after ${scale.secondsUntilServing} s`,
     );
 
   const users = await usersPropagationBench();
@@ -109,7 +87,8 @@ async function main() {
     JSON.stringify({
       bench: "ftpfleet",
       dnsBurst: { events, ftpfleet, naive },
-      provision,
+      provision: dataPlane.skipped === undefined ? dataPlane.provision : dataPlane,
+      dataPlane: dataPlane.skipped === undefined ? dataPlane.dataPlane : dataPlane,
       localScale: scale,
       usersPropagation: users,
       wallSeconds,
