@@ -1,6 +1,7 @@
 // `npm run bench`: each scenario runs ftpfleet beside the naive approach (or the direct path) in the
 // same run, prints a table, and the last line is one JSON object with every figure.
 
+import { auditDiffBench } from "./audit-diff";
 import { dataPlaneBench } from "./data-plane";
 import { printDataPlane, printProvisioning } from "./data-plane-report";
 import { API_LATENCY_MS, FLEETS, ftpfleetBurst, INSTANCES_PER_FLEET, naiveBurst } from "./dns-burst";
@@ -81,6 +82,34 @@ async function main() {
     );
   }
 
+  // Issue 9's diff engine: an S3 listing against an instance's listing, streaming beside a naive
+  // pair of Maps, each size in a fresh process.
+  const audit = await auditDiffBench();
+  console.log(
+    `\nAudit diff: S3 listing against an instance listing (synthetic; ${Object.values(audit.planted).reduce((a, b) => a + b, 0)} planted differences)\n`,
+  );
+  console.log(
+    ["objects", "streaming ms", "streaming MB", "naive ms", "naive MB", "correct"]
+      .map((h) => h.padStart(14))
+      .join(""),
+  );
+  for (const row of audit.rows)
+    console.log(
+      [
+        row.objects,
+        row.streaming.ms,
+        row.streaming.peakRssMB,
+        row.naive.ms,
+        row.naive.peakRssMB,
+        row.streaming.correct,
+      ]
+        .map((v) => String(v).padStart(14))
+        .join(""),
+    );
+  console.log(
+    `(aim: ${audit.target.objects} objects under ${audit.target.ms} ms and ${audit.target.peakRssMB} MB: ${audit.meetsTarget ? "met" : "NOT met"})`,
+  );
+
   const wallSeconds = Math.round((performance.now() - wallStart) / 10) / 100;
   console.log(`\n(real time for the whole bench: ${wallSeconds} s)`);
   console.log(
@@ -91,6 +120,7 @@ async function main() {
       dataPlane: dataPlane.skipped === undefined ? dataPlane.dataPlane : dataPlane,
       localScale: scale,
       usersPropagation: users,
+      auditDiff: audit,
       wallSeconds,
     }),
   );

@@ -358,7 +358,10 @@ async function seedBucket(world: Sandbox): Promise<void> {
     ],
   };
   const put = (Key: string, Body: string) =>
-    s3.send(new PutObjectCommand({ Bucket: world.bucket, Key, Body }));
+    // The length given: the SDK cannot tell an empty string's and warns about streams.
+    s3.send(
+      new PutObjectCommand({ Bucket: world.bucket, Key, Body, ContentLength: Buffer.byteLength(Body) }),
+    );
   await s3.send(new CreateBucketCommand({ Bucket: LOCAL_OUTPUT_BUCKET }));
   await put(".ftpfleet/users.json", JSON.stringify(manifest, null, 2));
   await put("public/README.txt", "Files here are read-only for the demo user.\n");
