@@ -22,6 +22,19 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 // No root needed: the server listens on loopback here.
 const client = (endpoint: string) => localS3Client(endpoint);
 
+/** s3rver 3.7.1 as it comes, without the harness's repairs: the control in comparisons. */
+async function plainS3rver(directory: string, bucket: string) {
+  const plain = new S3rver({
+    address: "127.0.0.1",
+    port: 0,
+    directory,
+    silent: true,
+    vhostBuckets: false,
+    configureBuckets: [{ name: bucket }],
+  });
+  return { plain, bound: await plain.run() };
+}
+
 async function seed(s3: S3Client) {
   await s3.send(new PutObjectCommand({ Bucket: "b", Key: "projects/alpha/readme.txt", Body: "deep" }));
   await s3.send(new PutObjectCommand({ Bucket: "b", Key: "top.txt", Body: "top" }));
@@ -51,15 +64,7 @@ describe("local S3 server (s3rver 3.7.1 with the harness's repairs)", () => {
   });
 
   it("plain s3rver 3.7.1 omits a prefix whose objects are two levels deep (the bug being repaired)", async () => {
-    const plain = new S3rver({
-      address: "127.0.0.1",
-      port: 0,
-      directory: join(dir, "plain"),
-      silent: true,
-      vhostBuckets: false,
-      configureBuckets: [{ name: "b" }],
-    });
-    const bound = await plain.run();
+    const { plain, bound } = await plainS3rver(join(dir, "plain"), "b");
     try {
       const raw = client(`http://127.0.0.1:${bound.port}`);
       await seed(raw);
@@ -374,15 +379,7 @@ describe("CompleteMultipartUpload on the local S3 server, as S3 does it", () => 
   });
 
   it("does not hash the object again: plain s3rver 3.7.1 does (the cost being removed)", async () => {
-    const plain = new S3rver({
-      address: "127.0.0.1",
-      port: 0,
-      directory: join(dir, "plain"),
-      silent: true,
-      vhostBuckets: false,
-      configureBuckets: [{ name: "m" }],
-    });
-    const bound = await plain.run();
+    const { plain, bound } = await plainS3rver(join(dir, "plain"), "m");
     try {
       const raw = client(`http://127.0.0.1:${bound.port}`);
       const before = await upload(raw, "hashed.bin", bodies);

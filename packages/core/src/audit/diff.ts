@@ -545,14 +545,8 @@ class AuditDiff {
       return;
     }
     if (s.folder) {
-      const frame = this.top() as Frame;
-      frame.instanceDir = i.entry;
-      if (frame.hidden) {
-        this.unrepresentable(s, "shadowed-by-object", this.shadowingName(frame));
-        return;
-      }
-      frame.s3Marker = s.object;
-      if (s.object.size > 0) this.unrepresentable(s, "folder-with-content");
+      (this.top() as Frame).instanceDir = i.entry;
+      this.folderMarker(s);
       return;
     }
     const parent = this.top();
@@ -614,13 +608,7 @@ class AuditDiff {
       return;
     }
     if (s.folder) {
-      const frame = this.top() as Frame;
-      if (frame.hidden) {
-        this.unrepresentable(s, "shadowed-by-object", this.shadowingName(frame));
-        return;
-      }
-      frame.s3Marker = s.object;
-      if (s.object.size > 0) this.unrepresentable(s, "folder-with-content");
+      this.folderMarker(s);
       return;
     }
     const parent = this.top();
@@ -649,6 +637,17 @@ class AuditDiff {
   }
 
   /** The nearest name S3 shows as a file above `frame` (inclusive). */
+  /** A folder marker object: the directory it names, unless an object of that name hides it. */
+  private folderMarker(s: S3Item): void {
+    const frame = this.top() as Frame;
+    if (frame.hidden) {
+      this.unrepresentable(s, "shadowed-by-object", this.shadowingName(frame));
+      return;
+    }
+    frame.s3Marker = s.object;
+    if (s.object.size > 0) this.unrepresentable(s, "folder-with-content");
+  }
+
   private shadowingName(frame: Frame): string | undefined {
     for (let at = this.frames.length - 1; at >= 0; at--) {
       const f = this.frames[at] as Frame;
