@@ -3,14 +3,12 @@
 // (`--max-concurrency 1`, what a hand-written loop over the instances does). One local fleet, grown
 // by scale(), real namespaces, the real apply-users script in each. Needs root.
 
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { createLogger } from "@ftpfleet/core";
 import type { LocalFleet } from "@ftpfleet/local";
-import { dataPlaneSupport, probeLogin } from "@ftpfleet/local";
+import { type CommandResult, dataPlaneSupport, probeLogin, runCommand } from "@ftpfleet/local";
 import { startLocalFleet } from "../scripts/local-fleet";
 
 /** One `users add` until the user logs in everywhere, split where the time goes. */
@@ -80,38 +78,17 @@ async function untilServing(fleet: LocalFleet, n: number, timeoutMs: number): Pr
   }
 }
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The real bin, as an operator runs it from a second terminal; `onStderrLine` sees its progress. */
 function ftpfleet(
   announce: string,
   args: string[],
   stdin?: string,
   onStderrLine?: (line: string) => void,
-): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(process.cwd(), "node_modules/.bin/ftpfleet"), args, {
-      env: { ...process.env, FTPFLEET_LOCAL_MODE_FILE: announce },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    let pending = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop() ?? "";
-      for (const line of lines) onStderrLine?.(line);
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    Readable.from(stdin === undefined ? [] : [stdin]).pipe(child.stdin);
+): Promise<CommandResult> {
+  return runCommand(join(process.cwd(), "node_modules/.bin/ftpfleet"), args, {
+    env: { ...process.env, FTPFLEET_LOCAL_MODE_FILE: announce },
+    ...(stdin === undefined ? {} : { input: stdin }),
+    ...(onStderrLine ? { onStderrLine } : {}),
   });
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { createLogger, type FleetStatus, systemClock, until } from "@ftpfleet/core";
-import { ftpLogin, type LocalFleet, probeLogin } from "@ftpfleet/local";
+import { ftpLogin, type LocalFleet, probeLogin, runCommand } from "@ftpfleet/local";
 import type { Client } from "basic-ftp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalFleet } from "../../scripts/local-fleet";
@@ -16,10 +16,12 @@ const skip = dataPlaneSkip("localmode/cli.test.ts");
 const waitFor = (what: string, check: () => boolean | Promise<boolean>, limitMs = 60_000) =>
   until(systemClock, check, { what, limitMs, stepMs: 250 });
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+/** The ftpfleet bin, on the local mode announced in `announce`. */
+function cliIn(announce: string, args: string[], stdin?: string) {
+  return runCommand(join(process.cwd(), "node_modules/.bin/ftpfleet"), args, {
+    env: { ...process.env, FTPFLEET_LOCAL_MODE_FILE: announce },
+    ...(stdin === undefined ? {} : { input: stdin }),
+  });
 }
 
 describe.skipIf(skip)("the ftpfleet CLI against a running local mode (3 instances)", () => {
@@ -28,21 +30,7 @@ describe.skipIf(skip)("the ftpfleet CLI against a running local mode (3 instance
   let announce: string;
 
   /** The real command, as an operator runs it from a second terminal (the bin entry, Node 22). */
-  function ftpfleet(args: string[], stdin?: string): Promise<CliRun> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(join(process.cwd(), "node_modules/.bin/ftpfleet"), args, {
-        env: { ...process.env, FTPFLEET_LOCAL_MODE_FILE: announce },
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk) => (stdout += chunk));
-      child.stderr.on("data", (chunk) => (stderr += chunk));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-      Readable.from(stdin === undefined ? [] : [stdin]).pipe(child.stdin);
-    });
-  }
+  const ftpfleet = (args: string[], stdin?: string) => cliIn(announce, args, stdin);
 
   const serving = () => fleet.status().instances.filter((i) => i.lifecycleState === "InService" && i.inDns);
   const upload = (client: Client, path: string, text: string) =>
@@ -176,18 +164,7 @@ describe.skipIf(skip)("npm run local with standard input closed, driven by the C
     local.stdout.on("data", (chunk) => (output += chunk));
     local.stderr.on("data", (chunk) => (output += chunk));
     const exited = new Promise<number | null>((resolve) => local.on("close", resolve));
-    const cli = (args: string[]) =>
-      new Promise<CliRun>((resolve) => {
-        const child = spawn(join(process.cwd(), "node_modules/.bin/ftpfleet"), args, {
-          env,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk) => (stdout += chunk));
-        child.stderr.on("data", (chunk) => (stderr += chunk));
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      });
+    const cli = (args: string[]) => cliIn(announce, args);
     try {
       // status exits 0 once the instance is in service, in DNS and at the manifest's revision.
       await waitFor("local mode to serve the CLI", async () => (await cli(["status"])).code === 0, 120_000);

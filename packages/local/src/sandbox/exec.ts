@@ -12,6 +12,8 @@ export interface CommandOptions {
   env?: NodeJS.ProcessEnv;
   input?: string;
   timeoutMs?: number;
+  /** Each complete line of stderr as it arrives (progress a caller times). */
+  onStderrLine?: (line: string) => void;
 }
 
 /** Runs a command to completion and captures its output; never throws for a non-zero exit. */
@@ -33,8 +35,13 @@ export function runCommand(
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
       stdout += chunk;
     });
+    let partial = "";
     child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk;
+      if (!options.onStderrLine) return;
+      const lines = (partial + chunk).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) options.onStderrLine(line);
     });
     child.on("error", reject);
     child.on("close", (code, signal) => {
