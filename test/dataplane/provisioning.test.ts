@@ -111,6 +111,8 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     ["apply-users", { UsersManifestKey: ".ftpfleet/../../etc/passwd.json" }, "UsersManifestKey"],
     ["apply-users", { UsersManifestKey: "users.json" }, "UsersManifestKey"],
     ["drain", { TimeoutSeconds: "10; reboot" }, "TimeoutSeconds"],
+    ["audit-probe", { RequestKey: ".ftpfleet/audit/runs/r1/check/../../../users.json" }, "RequestKey"],
+    ["audit-probe", { RequestKey: "inbox/request.json" }, "RequestKey"],
     [
       "fetch-certificate",
       { TlsCertificateParameter: "/tls;touch /tmp/ftpfleet-pwned" },
@@ -129,6 +131,9 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     }),
     "apply-users": () => ({ UsersManifestKey: ".ftpfleet/users.json" }),
     drain: () => ({ TimeoutSeconds: "1" }),
+    "audit-probe": () => ({ RequestKey: ".ftpfleet/audit/runs/r1/check/request.json" }),
+    // Its only input is the environment's FTPFLEET_ROOT; invalid there is checked by every script.
+    "unmount-bucket": () => ({}),
     "fetch-certificate": () => ({ TlsCertificateParameter: "" }),
   };
 

@@ -42,8 +42,14 @@ export function selectServing(
   }
   for (const member of group) {
     const verdict = judge(member, byId.get(member.instanceId), address);
-    if (verdict.serves) membership.serving.push({ instanceId: member.instanceId, address: verdict.address });
-    else membership.excluded.push({ instanceId: member.instanceId, reason: verdict.reason });
+    if (verdict.serves) {
+      const outOfRotation = byId.get(member.instanceId)?.outOfRotation !== undefined;
+      membership.serving.push({
+        instanceId: member.instanceId,
+        address: verdict.address,
+        ...(outOfRotation ? { outOfRotation } : {}),
+      });
+    } else membership.excluded.push({ instanceId: member.instanceId, reason: verdict.reason });
   }
   return membership;
 }

@@ -1,3 +1,4 @@
+import type { S3ListedObject } from "./audit/diff";
 import type { FleetConfig } from "./config";
 import type { RecordChanges } from "./dns/plan";
 import type { RecordSet } from "./dns/records";
@@ -70,6 +71,8 @@ export interface GroupPort {
   instances(): Promise<GroupInstance[]>;
   complete(action: ActionRef, result: "CONTINUE" | "ABANDON"): Promise<ActionAnswer>;
   heartbeat(action: ActionRef): Promise<ActionAnswer>;
+  /** Reports the instance unhealthy: the group replaces it. */
+  markUnhealthy(instanceId: string): Promise<void>;
 }
 
 // --- EC2 -----------------------------------------------------------------------------------------
@@ -77,6 +80,10 @@ export interface GroupPort {
 export interface InstanceView {
   instanceId: string;
   state: string;
+  /** Taken out of rotation by the audit, and why: its record stays, with weight 0. */
+  outOfRotation?: string;
+  /** Audit repairs that failed in a row. */
+  failedRepairs?: number;
   publicIp?: string;
   privateIp?: string;
   /** The launch the instance is being prepared for (a `LaunchRef`), if one is under way. */
@@ -96,6 +103,14 @@ export interface InstancePort {
   markReady(launches: ReadonlyMap<string, string>): Promise<void>;
   /** Removes launch and readiness: the instance is in service or left it, and needs neither. */
   forgetLaunch(instanceIds: readonly string[]): Promise<void>;
+  /** The audit's marks on one instance: out of rotation (why, or null: back in) and repairs that
+   * failed in a row (null: none). Fields left out stay as they are. */
+  markAudit(instanceId: string, marks: AuditMarks): Promise<void>;
+}
+
+export interface AuditMarks {
+  outOfRotation?: string | null;
+  failedRepairs?: number | null;
 }
 
 // --- SSM Run Command -----------------------------------------------------------------------------
@@ -184,6 +199,39 @@ export interface UsersStore {
   write(manifest: UsersManifest, expected: string | undefined): Promise<string>;
   /** Each instance's last report; a report that breaks its schema is a problem, named. */
   applied(instanceIds: readonly string[]): Promise<Map<string, AppliedReport | { problem: string }>>;
+}
+
+// --- S3: the bucket as the audit sees it --------------------------------------------------------
+
+/** What HeadObject says of one object. Times are epoch ms. */
+export interface ObjectHead {
+  key: string;
+  size: number;
+  lastModified: number;
+  etag: string;
+  /** What s3fs shows as the mtime: x-amz-meta-mtime when it is valid, else LastModified. */
+  mtime: number;
+  /** The user metadata (x-amz-meta-*, names lowercased, without the prefix). */
+  metadata: Record<string, string>;
+  contentType?: string;
+  /** e.g. AES256 or aws:kms: with KMS the ETag is not the content's MD5. */
+  serverSideEncryption?: string;
+}
+
+export interface AuditBucket {
+  readonly name: string;
+  /** Up to `max` objects whose keys sort after `after` (and start with `prefix`), in S3's order. */
+  list(options: {
+    after: string;
+    max: number;
+    prefix?: string;
+  }): Promise<{ objects: S3ListedObject[]; more: boolean }>;
+  head(key: string): Promise<ObjectHead | undefined>;
+  putText(key: string, body: string, contentType?: string): Promise<void>;
+  /** The object's text, or undefined when there is none. */
+  getText(key: string): Promise<string | undefined>;
+  /** Multipart uploads never completed nor aborted, initiated before `before` (epoch ms). */
+  incompleteUploads(before: number): Promise<{ key: string; initiated: number }[]>;
 }
 
 // --- SQS -----------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import {
   type CompleteLifecycleActionCommandInput,
   type DescribeAutoScalingGroupsCommandInput,
   type RecordLifecycleActionHeartbeatCommandInput,
+  type SetInstanceHealthCommandInput,
 } from "@aws-sdk/client-auto-scaling";
 import type { Clock } from "@ftpfleet/core";
 import type { SimulatedEc2 } from "./ec2";
@@ -114,6 +115,8 @@ export class SimulatedAutoScaling {
           this.#call("CompleteLifecycleAction", () => this.#complete(input)),
         RecordLifecycleActionHeartbeat: (input: RecordLifecycleActionHeartbeatCommandInput) =>
           this.#call("RecordLifecycleActionHeartbeat", () => this.#heartbeat(input)),
+        SetInstanceHealth: (input: SetInstanceHealthCommandInput) =>
+          this.#call("SetInstanceHealth", () => this.#setHealth(input)),
       },
       this,
     );
@@ -418,6 +421,29 @@ export class SimulatedAutoScaling {
     const { action } = this.#findAction(input);
     action.deadline = this.clock.now() + action.hook.heartbeatTimeoutSeconds * 1000;
     this.#scheduleExpiry(action);
+    return {};
+  }
+
+  /** SetInstanceHealth: only Healthy or Unhealthy, only an instance of the group. An unhealthy
+   * instance is replaced (its termination goes through the terminate hook, as any other). */
+  #setHealth(input: SetInstanceHealthCommandInput) {
+    this.expireDue();
+    if (input.HealthStatus !== "Healthy" && input.HealthStatus !== "Unhealthy") {
+      throw validationError(
+        `Valid instance health states are: [Healthy, Unhealthy], not ${input.HealthStatus}`,
+      );
+    }
+    const member = this.members.get(input.InstanceId ?? "");
+    if (!member)
+      throw validationError(
+        `Instance Id not found - No managed instance found for instance ID: ${input.InstanceId}`,
+      );
+    member.healthStatus = input.HealthStatus;
+    if (input.HealthStatus === "Unhealthy" && !LEAVING.test(member.lifecycleState)) {
+      this.#beginTermination(member);
+      this.#balance();
+    }
+    this.#record();
     return {};
   }
 

@@ -206,8 +206,15 @@ export class SimulatedSsm {
   pingStatus(instanceId: string): string | undefined {
     const instance = this.ec2.instances.get(instanceId);
     if (!instance || this.clock.now() < instance.launchedAt + this.settings.agentDelayMs) return undefined;
-    return instance.state === "running" ? "Online" : "ConnectionLost";
+    return instance.state === "running" && !this.#stoppedAgents.has(instanceId) ? "Online" : "ConnectionLost";
   }
+
+  /** The agent stops (or loses its connection) on a running instance: SSM reaches it no more. */
+  stopAgent(instanceId: string): void {
+    this.#stoppedAgents.add(instanceId);
+  }
+
+  readonly #stoppedAgents = new Set<string>();
 
   #call<T>(command: string, run: () => T): T {
     this.calls.count(command);

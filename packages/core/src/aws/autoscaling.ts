@@ -3,6 +3,7 @@ import {
   CompleteLifecycleActionCommand,
   DescribeAutoScalingGroupsCommand,
   RecordLifecycleActionHeartbeatCommand,
+  SetInstanceHealthCommand,
 } from "@aws-sdk/client-auto-scaling";
 import type { ActionAnswer, Clock, GroupPort } from "../ports";
 import { retry } from "../retry";
@@ -57,6 +58,18 @@ export function autoScalingGroup(client: AutoScalingClient, asgName: string, clo
           }),
         ),
       ),
+    async markUnhealthy(instanceId) {
+      // Now, whatever the group's health check grace period: the audit has seen it fail repairs.
+      await call(() =>
+        client.send(
+          new SetInstanceHealthCommand({
+            InstanceId: instanceId,
+            HealthStatus: "Unhealthy",
+            ShouldRespectGracePeriod: false,
+          }),
+        ),
+      );
+    },
   };
 }
 

@@ -15,6 +15,9 @@ import { collect } from "./pages";
  * durable facts that let any sync decide readiness without remembering an event. */
 export const LAUNCH_TAG = "ftpfleet:launch";
 export const READY_TAG = "ftpfleet:ready";
+/** The audit's marks: why the instance is out of rotation, and how many repairs failed in a row. */
+export const ROTATION_TAG = "ftpfleet:out-of-rotation";
+export const FAILED_REPAIRS_TAG = "ftpfleet:failed-repairs";
 
 /** CreateTags and DeleteTags take up to 1,000 resources per call. */
 const MAX_TAG_RESOURCES = 1000;
@@ -47,6 +50,20 @@ export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): 
     },
     markReady: (launches) => tagEach(launches, [READY_TAG]),
     forgetLaunch: (instanceIds) => untag(instanceIds, [LAUNCH_TAG, READY_TAG]),
+    async markAudit(instanceId, marks) {
+      const set: { Key: string; Value: string }[] = [];
+      const remove: string[] = [];
+      const mark = (key: string, value: string | number | null | undefined) => {
+        if (value === null) remove.push(key);
+        // Tag values are at most 256 characters.
+        else if (value !== undefined) set.push({ Key: key, Value: String(value).slice(0, 256) });
+      };
+      mark(ROTATION_TAG, marks.outOfRotation);
+      mark(FAILED_REPAIRS_TAG, marks.failedRepairs);
+      if (set.length > 0)
+        await call(() => client.send(new CreateTagsCommand({ Resources: [instanceId], Tags: set })));
+      if (remove.length > 0) await untag([instanceId], remove);
+    },
   };
 
   /** One CreateTags call per distinct value: a batch's instances mostly share one launch command. */
@@ -81,7 +98,15 @@ function toView(i: Instance): InstanceView {
     ...(i.PrivateIpAddress ? { privateIp: i.PrivateIpAddress } : {}),
     ...tagValue(i, LAUNCH_TAG, "launch"),
     ...tagValue(i, READY_TAG, "readyFor"),
+    ...tagValue(i, ROTATION_TAG, "outOfRotation"),
+    ...failedRepairs(i),
   };
+}
+
+function failedRepairs(i: Instance): { failedRepairs?: number } {
+  const value = i.Tags?.find((t) => t.Key === FAILED_REPAIRS_TAG)?.Value;
+  // A tag anyone may have edited: only a plain count is one.
+  return value && /^[0-9]{1,4}$/.test(value) ? { failedRepairs: Number(value) } : {};
 }
 
 function tagValue<K extends string>(i: Instance, key: string, field: K): Partial<Record<K, string>> {

@@ -30,6 +30,10 @@ export interface RecordOwner {
 export interface ServingInstance {
   instanceId: string;
   address: string;
+  /** Taken out of rotation by the audit: its record stays with weight 0. Route53 answers a weight-0
+   * record only when every record at the name has weight 0, so a fleet the audit wrongly flagged
+   * whole keeps serving, and a single bad instance gets no new clients. */
+  outOfRotation?: boolean;
 }
 
 export interface RecordSettings extends RecordOwner {
@@ -71,7 +75,7 @@ export function desiredRecords(
   return instances.map((instance) => ({
     name: settings.recordName,
     setIdentifier: setIdentifierFor(settings.ownerId, instance.instanceId),
-    weight: settings.recordWeight,
+    weight: instance.outOfRotation ? 0 : settings.recordWeight,
     ttl: settings.recordTtl,
     values: [instance.address],
     ...(settings.healthCheckId ? { healthCheckId: settings.healthCheckId } : {}),

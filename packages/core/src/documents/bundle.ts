@@ -7,7 +7,7 @@ import { InvalidInputError, parseOrThrow } from "../errors";
 
 /** The fleet's SSM Command documents: YAML wrappers in documents/, each step's `@script NAME` line
  * replaced by the script file of that name, so the shell lives in one place and is tested as a file. */
-export const DOCUMENT_NAMES = ["provision", "apply-users", "drain"] as const;
+export const DOCUMENT_NAMES = ["provision", "apply-users", "drain", "audit-probe", "audit-repair"] as const;
 export type DocumentName = (typeof DOCUMENT_NAMES)[number];
 
 export const DEFAULT_DOCUMENTS_DIR = fileURLToPath(new URL("../../../../documents/", import.meta.url));
@@ -57,7 +57,10 @@ export function bundleDocument(name: DocumentName, dir = DEFAULT_DOCUMENTS_DIR):
         const script = /^@script ([a-z0-9-]+\.sh)$/.exec(line)?.[1];
         return script
           ? withoutComments(
-              inlineData(inlineLibrary(readFileSync(join(dir, "scripts", script), "utf8"), dir), dir),
+              inlineProgram(
+                inlineData(inlineLibrary(readFileSync(join(dir, "scripts", script), "utf8"), dir), dir),
+                dir,
+              ),
             )
           : line;
       }),
@@ -72,6 +75,19 @@ function inlineLibrary(script: string, dir: string): string {
   return script.replace(
     /^# shellcheck source-path=SCRIPTDIR source=lib\/([a-z-]+)\.sh\nsource "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/\1\.sh"$/gm,
     (_line, library: string) => readFileSync(join(dir, "scripts", "lib", `${library}.sh`), "utf8").trimEnd(),
+  );
+}
+
+/** A program a step hands to an interpreter (`NAME="$(cat "$(dirname "${BASH_SOURCE[0]}")/lib/FILE.py")"`,
+ * e.g. the audit probe) travels inside the step verbatim, as a quoted here-document. */
+function inlineProgram(script: string, dir: string): string {
+  return script.replace(
+    /^([a-z_]+)="\$\(cat "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\/([a-z-]+\.py)"\)"$/gm,
+    (_line, variable: string, file: string) => {
+      const program = readFileSync(join(dir, "scripts", "lib", file), "utf8").trimEnd();
+      if (program.split("\n").includes("PROGRAM")) throw new Error(`lib/${file} holds the line PROGRAM`);
+      return `${variable}="$(cat <<'PROGRAM'\n${program}\nPROGRAM\n)"`;
+    },
   );
 }
 

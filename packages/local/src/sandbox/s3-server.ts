@@ -61,6 +61,8 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3Serv
   // Koa composes its middleware when it starts listening: these run before s3rver's router.
   server.middleware.unshift(uploadPartCopy(server.store));
   server.middleware.unshift(abortMultipartUpload(server.store));
+  server.middleware.unshift(listMultipartUploads(server.store));
+  server.middleware.unshift(listObjectsV2(server.store));
   server.middleware.unshift(completeMultipartUpload(server.store));
   // First: completions and aborts run inside the key's lock, after its conditions.
   server.middleware.unshift(conditionalWrites(server.store));
@@ -270,6 +272,135 @@ function abortMultipartUpload(store: S3rver["store"]): Middleware {
     }
     await rm(dir, { recursive: true, force: true });
     ctx.status = 204;
+  };
+}
+
+/**
+ * ListObjectsV2 (GET /bucket?list-type=2), answered here because s3rver 3.7.1 makes its
+ * continuation tokens with single DES, which Node 22's OpenSSL 3 refuses: every truncated page
+ * failed with InternalError. The listing itself is s3rver's store (delimiter repaired); the token
+ * is an opaque base64 of the last key, checked on the way back as S3 checks its own.
+ */
+function listObjectsV2(store: S3rver["store"]): Middleware {
+  return async (ctx, next) => {
+    const bucket = /^\/([^/]+)\/?$/.exec(ctx.path)?.[1];
+    if (ctx.method !== "GET" || query(ctx, "list-type") !== "2" || bucket === undefined) return next();
+    const name = decode(bucket);
+    if (!(await store.getBucket(name))) return next(); // s3rver answers NoSuchBucket
+    const token = query(ctx, "continuation-token");
+    let startAfter = query(ctx, "start-after");
+    if (token !== undefined) {
+      const decoded = Buffer.from(token, "base64url").toString("utf8");
+      if (!decoded.startsWith(`${name}/`)) {
+        return s3Error(ctx, 400, "InvalidArgument", "The continuation token provided is incorrect", {
+          ArgumentName: "continuation-token",
+        });
+      }
+      startAfter = decoded.slice(name.length + 1);
+    }
+    const maxText = query(ctx, "max-keys") ?? "1000";
+    if (!/^[0-9]{1,10}$/.test(maxText)) {
+      return s3Error(
+        ctx,
+        400,
+        "InvalidArgument",
+        "Provided max-keys not an integer or within integer range",
+        {
+          ArgumentName: "max-keys",
+          ArgumentValue: maxText,
+        },
+      );
+    }
+    const maxKeys = Math.min(1000, Number(maxText));
+    const prefix = query(ctx, "prefix") ?? "";
+    const delimiter = query(ctx, "delimiter") ?? "";
+    const result =
+      maxKeys === 0
+        ? { objects: [], commonPrefixes: [], isTruncated: false }
+        : await store.listObjects(name, {
+            maxKeys,
+            ...(prefix ? { prefix } : {}),
+            ...(delimiter ? { delimiter } : {}),
+            ...(startAfter ? { startAfter } : {}),
+          });
+    const url = query(ctx, "encoding-type") === "url";
+    const show = (text: string) => escapeXml(url ? encodeURIComponent(text).replace(/%2F/g, "/") : text);
+    const field = (tag: string, value: string) => `<${tag}>${value}</${tag}>`;
+    const last = result.objects.at(-1)?.key ?? result.commonPrefixes.at(-1);
+    ctx.type = "application/xml";
+    ctx.body = [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+      field("Name", escapeXml(name)),
+      field("Prefix", show(prefix)),
+      ...(startAfter && token === undefined ? [field("StartAfter", show(startAfter))] : []),
+      ...(token !== undefined ? [field("ContinuationToken", escapeXml(token))] : []),
+      ...(result.isTruncated && last !== undefined
+        ? [field("NextContinuationToken", Buffer.from(`${name}/${last}`).toString("base64url"))]
+        : []),
+      field("KeyCount", String(result.objects.length + result.commonPrefixes.length)),
+      field("MaxKeys", maxText),
+      ...(delimiter ? [field("Delimiter", show(delimiter))] : []),
+      ...(url ? [field("EncodingType", "url")] : []),
+      field("IsTruncated", String(result.isTruncated)),
+      ...result.objects.map(
+        (o) =>
+          `<Contents>${field("Key", show(o.key))}${field("LastModified", o.lastModifiedDate.toISOString())}${field("ETag", escapeXml(o.metadata.etag ?? ""))}${field("Size", String(o.size))}${field("StorageClass", "STANDARD")}</Contents>`,
+      ),
+      ...result.commonPrefixes.map((p) => `<CommonPrefixes>${field("Prefix", show(p))}</CommonPrefixes>`),
+      "</ListBucketResult>",
+    ].join("");
+  };
+}
+
+/**
+ * ListMultipartUploads (GET /bucket?uploads), which s3rver 3.7.1 answers with 501: uploads begun and
+ * neither completed nor aborted, ordered by key then initiation, with prefix, key-marker and
+ * max-uploads (at most 1000) as S3 pages them. The audit reports the old ones.
+ */
+function listMultipartUploads(store: S3rver["store"]): Middleware {
+  return async (ctx, next) => {
+    const bucket = /^\/([^/]+)\/?$/.exec(ctx.path)?.[1];
+    if (ctx.method !== "GET" || !("uploads" in ctx.query) || bucket === undefined) return next();
+    const prefix = query(ctx, "prefix") ?? "";
+    const keyMarker = query(ctx, "key-marker") ?? "";
+    const max = Math.min(1000, Math.max(1, Number(query(ctx, "max-uploads") ?? 1000) || 1000));
+    const root = store.getResourcePath(decode(bucket), undefined, "uploads");
+    const uploads: { key: string; id: string; initiated: Date }[] = [];
+    for (const id of existsSync(root) ? readdirSync(root) : []) {
+      const key = await readFile(join(root, id, "key"), "utf8").catch(() => undefined);
+      if (key === undefined || !key.startsWith(prefix) || (keyMarker && key < keyMarker)) continue;
+      uploads.push({ key, id, initiated: (await stat(join(root, id, "key"))).mtime });
+    }
+    uploads.sort((a, b) =>
+      a.key < b.key ? -1 : a.key > b.key ? 1 : a.initiated.getTime() - b.initiated.getTime(),
+    );
+    // After the marker: with an upload-id-marker, the uploads of key-marker after that one too.
+    const idMarker = query(ctx, "upload-id-marker");
+    const marked = idMarker ? uploads.findIndex((u) => u.key === keyMarker && u.id === idMarker) : -1;
+    const from = marked >= 0 ? marked + 1 : uploads.findIndex((u) => !keyMarker || u.key > keyMarker);
+    const rest = from < 0 ? [] : uploads.slice(from);
+    const page = rest.slice(0, max);
+    const truncated = rest.length > max;
+    const last = page.at(-1);
+    const field = (name: string, value: string) => `<${name}>${escapeXml(value)}</${name}>`;
+    ctx.type = "application/xml";
+    ctx.body = [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      '<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">',
+      field("Bucket", decode(bucket)),
+      field("KeyMarker", keyMarker),
+      field("UploadIdMarker", idMarker ?? ""),
+      ...(truncated && last ? [field("NextKeyMarker", last.key), field("NextUploadIdMarker", last.id)] : []),
+      field("Prefix", prefix),
+      field("MaxUploads", String(max)),
+      field("IsTruncated", String(truncated)),
+      ...page.map(
+        (u) =>
+          `<Upload>${field("Key", u.key)}${field("UploadId", u.id)}${field("Initiated", u.initiated.toISOString())}${field("StorageClass", "STANDARD")}</Upload>`,
+      ),
+      "</ListMultipartUploadsResult>",
+    ].join("");
   };
 }
 

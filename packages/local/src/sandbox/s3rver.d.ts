@@ -31,7 +31,7 @@ declare module "s3rver" {
     }
 
     interface ListResult {
-      objects: { key: string }[];
+      objects: { key: string; size: number; lastModifiedDate: Date; metadata: { etag?: string } }[];
       commonPrefixes: string[];
       isTruncated: boolean;
     }

@@ -1,6 +1,14 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,7 +46,9 @@ export type DataPlaneScript =
   | "mount-bucket"
   | "configure-pure-ftpd"
   | "apply-users"
-  | "drain";
+  | "drain"
+  | "audit-probe"
+  | "unmount-bucket";
 
 export interface ScriptRun extends CommandResult {
   script: string;
@@ -424,6 +434,37 @@ export class SandboxInstance {
     await this.restartFtpd();
     this.lastSteps = steps;
     return { steps, totalMs: performance.now() - started };
+  }
+
+  /**
+   * Mounts the bucket again with s3fs's default cache options (stat cache of 900 s, kernel
+   * attribute and entry caches, negative cache), as a hand-edited fstab or an old image would, and
+   * binds the homes to it: an instance serving stale and truncated files, for the audit to catch
+   * and repair (tests, local mode's console). Uses the real scripts, only those option lines removed.
+   */
+  async remountWithDefaultCacheOptions(): Promise<void> {
+    await this.runScriptChecked("unmount-bucket");
+    const dir = join(this.world.dir, "variants");
+    mkdirSync(dir, { recursive: true });
+    if (!existsSync(join(dir, "lib"))) symlinkSync(join(scriptsDir, "lib"), join(dir, "lib"));
+    const original = readFileSync(join(scriptsDir, "mount-bucket.sh"), "utf8");
+    const safeOptions = [
+      /options\+=",stat_cache_expire=1,attr_timeout=0,entry_timeout=0,negative_timeout=0"/,
+      /options\+=",disable_negative_cache"/,
+      /options\+=",disable_noobj_cache"/,
+    ];
+    let variant = original;
+    for (const option of safeOptions) {
+      if (!option.test(variant)) throw new Error(`mount-bucket.sh no longer sets ${option.source}`);
+      variant = variant.replace(option, ":");
+    }
+    const path = join(dir, "mount-bucket-default-cache.sh");
+    writeFileSync(path, variant);
+    const mounted = await this.runScriptFile(path, this.world.mountParameters());
+    if (mounted.code !== 0)
+      throw new Error(`mount with default options exited ${mounted.code}\n${mounted.stderr}`);
+    await this.recordS3fs();
+    await this.runScriptChecked("apply-users");
   }
 
   private async recordS3fs(): Promise<void> {
