@@ -4,8 +4,8 @@
 # with that s3fs. Each is compiled once per fleet, OS release and architecture; later instances
 # install the sealed artifact the first one cached in the bucket (lib/build.sh: sources from
 # https:// or from the bucket, read with lib/bucket.sh since s3fs is not there yet to mount it;
-# checksum; artifact cache). One step for both: SSM documents are limited to 64 KiB, and every
-# step carries its own copy of the libraries.
+# checksum; artifact cache). One step for both, built at once: SSM documents are limited to
+# 64 KiB, and every step carries its own copy of the libraries.
 #
 # Why s3fs 1.95 and not the distribution's (Debian 12: 1.90): 1.91+ can skip hashing upload
 # payloads (enable_unsigned_payload, the biggest upload lever measured), 1.90 fails uploads larger
@@ -65,8 +65,9 @@ s3fs_component() {
   version=1.95
   source_dir=s3fs-fuse-1.95
   parameter=S3fs
-  # OpenSSL for its hashing, as the build dependencies below; everything else upstream's default.
-  flags=(--prefix=/usr/local --with-openssl)
+  # OpenSSL for its hashing, as the build dependencies below. No -g: install-strip drops debug
+  # information anyway (the code is the same), and generating it costs a third of the compile.
+  flags=(--prefix=/usr/local --disable-dependency-tracking CXXFLAGS=-O2 --with-openssl)
   build_packages=(autoconf automake pkg-config g++ make libfuse-dev libcurl4-openssl-dev libxml2-dev libssl-dev)
   programs=(usr/local/bin/s3fs)
 
@@ -77,7 +78,8 @@ s3fs_component() {
     tar -xzf "$1" -C "$dir" --strip-components=1
     build_run "$dir" ./autogen.sh
     build_run "$dir" ./configure "${flags[@]}"
-    build_run "$dir" make -j"$(nproc)"
+    # Behind pure-ftpd's single-threaded configure, which would otherwise wait for a core.
+    build_run "$dir" nice -n 10 make -j"$(nproc)"
     build_run "$dir" make install-strip DESTDIR="$2"
   }
 
@@ -136,7 +138,29 @@ pure_ftpd_component() {
   }
 }
 
-s3fs_component
-build_step "$s3fs_kind" "$s3fs_url" "$s3fs_sha256"
-pure_ftpd_component
-build_step "$pure_ftpd_kind" "$pure_ftpd_url" "$pure_ftpd_sha256"
+# Here, not in a job: a bad bucket parameter exits 2 before anything starts.
+[[ "$s3fs_kind$pure_ftpd_kind" == distrodistro ]] || s3_parameters
+
+# Both at once, each in a subshell (its own variables and work folder): configure scripts use one
+# core, so two builds overlap on two. Each one's output goes to files, shown whole once both end.
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+build_lock="$logs/apt.lock"
+(
+  s3fs_component
+  build_step "$s3fs_kind" "$s3fs_url" "$s3fs_sha256"
+) >"$logs/s3fs.out" 2>"$logs/s3fs.err" &
+s3fs_pid=$!
+(
+  pure_ftpd_component
+  build_step "$pure_ftpd_kind" "$pure_ftpd_url" "$pure_ftpd_sha256"
+) >"$logs/pure-ftpd.out" 2>"$logs/pure-ftpd.err" &
+failed=()
+for job in "s3fs $s3fs_pid" "pure-ftpd $!"; do
+  status=0
+  wait "${job#* }" || status=$?
+  cat "$logs/${job% *}.out"
+  cat "$logs/${job% *}.err" >&2
+  ((status == 0)) || failed+=("${job% *}")
+done
+((${#failed[@]} == 0)) || fail "not installed: ${failed[*]} (the messages above say why)"

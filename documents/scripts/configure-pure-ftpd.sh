@@ -99,6 +99,10 @@ args=(
   --forcepassiveip "$address"
   --maxclientsnumber "$max_clients"
   --maxclientsperip "$max_per_ip"
+  # LIST, NLST and MLSD stop at this many entries (default 10,000: a larger folder came back cut
+  # short). Each is held in memory until sent (~150-250 bytes): a bound on one listing that still
+  # lists a folder of 100,000 objects whole. ls -R goes 5 levels deep, the default.
+  --limitrecursion "200000:5"
 )
 case "$tls" in
   off) ;;

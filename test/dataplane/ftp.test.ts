@@ -356,6 +356,22 @@ describe.skipIf(skip)("FTP through s3fs on a provisioned local instance", () => 
       session.close();
     }
   });
+
+  it("lists a folder of more than 10,000 objects whole (pure-ftpd's default stops at 10,000)", async () => {
+    const count = 10_050;
+    const keys = Array.from({ length: count }, (_, i) => `inbox/alice/many/${String(i).padStart(5, "0")}`);
+    // Straight into S3, 100 at once (an empty body would make the SDK warn about its length); the
+    // listing is what takes time (s3fs sends a HEAD per entry).
+    for (let i = 0; i < count; i += 100) {
+      await Promise.all(keys.slice(i, i + 100).map((key) => putObject(s3, world, key, "x")));
+    }
+    // No data flows until pure-ftpd has read the whole folder: more than the helper's 10 s timeout.
+    const listed = await lftp(alice, ["set net:timeout 60", "ls inbox/alice/many"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const names = listed.stdout.split("\n").filter(Boolean);
+    expect(names).toHaveLength(count);
+    expect(names.at(-1)).toMatch(/ 10049$/);
+  }, 120_000);
 });
 
 /** An FTPS login as alice, retried while the server still counts a session that just ended. */

@@ -17,7 +17,8 @@
 #   programs        array: what the install tree must hold (usr/local/bin/s3fs ...)
 # and defines build_source SOURCE STAGE (compile the verified tarball, install into STAGE) and
 # check_programs (the installed programs are what was pinned; says why and returns 1 otherwise).
-# build_step returns once the component is installed; any failure ends the step (exit 1).
+# build_step returns once the component is installed; any failure exits 1 (the step, or the
+# subshell it runs in). Subshells building at once share one lock file, $build_lock.
 
 # Bump when the way an install tree is made changes without a version or flag changing: every
 # artifact name changes with it, so no instance installs a tree made the old way.
@@ -149,11 +150,15 @@ build_step() {
   fi
 
   build_fetch_source "$work/source.tar.gz"
-  mapfile -t missing < <(missing_packages "${build_packages[@]}")
-  if ((${#missing[@]} > 0)); then
-    echo "installing build dependencies: ${missing[*]}"
-    apt_install_without_service_starts "${missing[@]}"
-  fi
+  # One installer at a time (dpkg's lock) when the step builds both at once ($build_lock).
+  {
+    flock 9
+    mapfile -t missing < <(missing_packages "${build_packages[@]}")
+    if ((${#missing[@]} > 0)); then
+      echo "installing build dependencies: ${missing[*]}"
+      apt_install_without_service_starts "${missing[@]}"
+    fi
+  } 9>>"${build_lock:-$work/apt.lock}"
   started="$(date +%s%N)"
   mkdir -p "$work/stage"
   build_source "$work/source.tar.gz" "$work/stage"
