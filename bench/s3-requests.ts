@@ -1,31 +1,6 @@
 // What the local S3 server receives, by kind: the bench counts the requests of one FTP operation
 // (between two of lftp's marks) to show what each costs in S3 requests.
-import type { S3RequestRecord } from "@ftpfleet/local";
-
-/** What a request the S3 server receives is, path-style (`/bucket/key?…`). */
-export function requestKind(request: S3RequestRecord): string {
-  const query = new Set(request.query);
-  const slash = request.path.indexOf("/", 1);
-  const hasKey = slash > 0 && slash < request.path.length - 1;
-  switch (request.method) {
-    case "HEAD":
-      return hasKey ? "HeadObject" : "HeadBucket";
-    case "GET":
-      if (!hasKey) return query.has("list-type") ? "ListObjectsV2" : "ListObjects";
-      return query.has("uploadId") ? "ListParts" : "GetObject";
-    case "PUT":
-      if (query.has("partNumber")) return request.copySource ? "UploadPartCopy" : "UploadPart";
-      return request.copySource ? "CopyObject" : "PutObject";
-    case "POST":
-      if (query.has("uploads")) return "CreateMultipartUpload";
-      if (query.has("uploadId")) return "CompleteMultipartUpload";
-      return query.has("delete") ? "DeleteObjects" : "POST";
-    case "DELETE":
-      return query.has("uploadId") ? "AbortMultipartUpload" : "DeleteObject";
-    default:
-      return request.method;
-  }
-}
+import { requestKind, type S3RequestRecord } from "@ftpfleet/local";
 
 /** Counts the S3 server's requests by kind while switched on (`observe` is the sandbox's
  * onS3Request). */

@@ -2,7 +2,11 @@
 // minified), and where the bytes come from, read from esbuild's metafile.
 import { build, type Metafile } from "esbuild";
 
-export const FUNCTION_HANDLERS = { lifecycle: "functions/lifecycle.ts", reconcile: "functions/reconcile.ts" };
+export const FUNCTION_HANDLERS = {
+  lifecycle: "functions/lifecycle.ts",
+  reconcile: "functions/reconcile.ts",
+  audit: "functions/audit.ts",
+};
 
 export interface BundleReport {
   name: string;

@@ -1,6 +1,8 @@
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Logger } from "@ftpfleet/core";
-import { LocalFleet } from "@ftpfleet/local";
+import { LocalFleet, type S3RequestRecord } from "@ftpfleet/local";
 import type { Context } from "aws-lambda";
+import { createAuditHandler } from "../functions/audit";
 import { createLifecycleHandler } from "../functions/lifecycle";
 import { createReconcileHandler } from "../functions/reconcile";
 import { sqsEvent } from "./sqs-event";
@@ -15,9 +17,20 @@ export function startLocalFleet(options: {
   reconcileEveryMs?: number;
   healthCheckMs?: number;
   announce?: string | false | undefined;
+  auditEveryMs?: number;
+  onS3Request?: (request: S3RequestRecord) => void;
+  onAudit?: (result: unknown, error?: unknown) => void;
 }): Promise<LocalFleet> {
   return LocalFleet.start({
     ...options,
+    auditHandler: (ports) => {
+      // The EMF lines CloudWatch would read: in local mode, the console prints a summary instead.
+      const handler = createAuditHandler(
+        () => ports,
+        () => new Metrics({ namespace: "ftpfleet", serviceName: "audit" }),
+      );
+      return () => handler({}, context);
+    },
     lifecycleHandler: (cp) => {
       const handler = createLifecycleHandler(() => cp);
       return async (messages) => {

@@ -2,16 +2,21 @@
 // machine; `npm run local -- down` removes whatever a crashed run left behind.
 import { execFileSync } from "node:child_process";
 import { createInterface } from "node:readline";
-import { createLogger, LOG_LEVELS, type LogLevel } from "@ftpfleet/core";
+import { createLogger, errorMessage, LOG_LEVELS, type LogLevel } from "@ftpfleet/core";
 import {
   cleanupLeftovers,
   DEMO_USER,
   dataPlaneSupport,
   LOCAL_RECORD,
   type LocalFleet,
+  localS3Credentials,
 } from "@ftpfleet/local";
 import { Command, InvalidArgumentError, Option } from "commander";
+import type { AuditResult } from "../functions/audit";
 import { startLocalFleet } from "./local-fleet";
+
+/** How often local mode's scheduled audit runs (the stack's default is 15 minutes). */
+const AUDIT_EVERY_MS = 60_000;
 
 async function up(instances: number, dnsPort: number, logLevel: LogLevel): Promise<void> {
   let missing = dataPlaneSupport();
@@ -30,7 +35,16 @@ async function up(instances: number, dnsPort: number, logLevel: LogLevel): Promi
   console.log(`Starting ftpfleet locally: ${instances} instances, DNS on 127.0.0.1:${dnsPort} …`);
   // Where the CLI finds this fleet; tests point both at a file of their own.
   const announce = process.env.FTPFLEET_LOCAL_MODE_FILE || undefined;
-  const fleet = await startLocalFleet({ instances, dnsPort, log, announce });
+  // The audit's metrics are for CloudWatch; here the console prints each run's summary.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= "true";
+  const fleet = await startLocalFleet({
+    instances,
+    dnsPort,
+    log,
+    announce,
+    auditEveryMs: AUDIT_EVERY_MS,
+    onAudit: (result, error) => console.log(auditSummary(result, error)),
+  });
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
@@ -49,9 +63,16 @@ The fleet's name is ${LOCAL_RECORD} (TTL 5 s). Watch it:
   dig @127.0.0.1 -p ${dnsPort} ${LOCAL_RECORD} +short
 Connect to any instance once it is in DNS (FTPS required, self-signed certificate):
   lftp -u ${DEMO_USER.name},${DEMO_USER.password} -e 'set ssl:verify-certificate no; ls; ls public' <address>
-Commands: scale N · kill INSTANCE-ID|N · status · quit (or Ctrl-C)
+Commands: scale N · kill INSTANCE-ID|N · stale N · audit · status · quit (or Ctrl-C)
+  stale N: instance N mounts its bucket again with s3fs's default cache options (stale listings,
+  truncated downloads): the audit, every ${AUDIT_EVERY_MS / 1000} s in repair mode, catches it, takes it out of DNS and repairs it.
+Change an object behind the fleet's back (straight into the bucket, as another S3 client would):
+  printf 'changed at %s, and longer than before\n' "$(date)" | curl -sS -X PUT --data-binary @- \
+    --aws-sigv4 aws:amz:${fleet.world.region}:s3 --user ${localS3Credentials.accessKeyId}:${localS3Credentials.secretAccessKey} \
+    ${fleet.world.s3.endpoint}/${fleet.world.bucket}/public/README.txt
 From another terminal, the operator CLI works on this fleet:
   npx ftpfleet status
+  npx ftpfleet audit            (--repair to take failing instances out and repair them)
   npx ftpfleet users add alice --grant inbox/alice:rw --grant public:ro
 `);
   let last = "";
@@ -77,15 +98,45 @@ From another terminal, the operator CLI works on this fleet:
         const ids = fleet.status().instances.map((i) => i.instanceId);
         const id = /^\d+$/.test(argument) ? ids[Number(argument) - 1] : argument;
         fleet.kill(id ?? argument).catch((error: unknown) => console.error(String(error)));
+      } else if (command === "stale" && argument) {
+        const ids = fleet.status().instances.map((i) => i.instanceId);
+        const id = /^\d+$/.test(argument) ? ids[Number(argument) - 1] : argument;
+        fleet.serveStale(id ?? argument).then(
+          () => console.log(`${id}: bucket mounted again with s3fs's default cache options`),
+          (error: unknown) => console.error(String(error)),
+        );
+      } else if (command === "audit") {
+        fleet.auditNow().then(
+          (result) => console.log(auditSummary(result)),
+          (error: unknown) => console.log(auditSummary(undefined, error)),
+        );
       } else if (command === "status") show(true);
       else if (command === "quit" || command === "exit") void stop();
-      else if (command) console.log("Commands: scale N (0-20) · kill INSTANCE-ID|N · status · quit");
+      else if (command)
+        console.log(
+          "Commands: scale N (0-20) · kill INSTANCE-ID|N · stale INSTANCE-ID|N · audit · status · quit",
+        );
     } catch (error) {
       console.error(String(error));
     }
   });
   // End of input (stdin closed, /dev/null, a finished pipe) is not a request to stop: scripts and
   // a second terminal drive the fleet with the ftpfleet CLI; SIGINT, SIGTERM or `quit` stop it.
+}
+
+/** One audit run in a few lines: the outcome, each instance with findings or an action. */
+function auditSummary(result: unknown, error?: unknown): string {
+  const time = `[${new Date().toLocaleTimeString()}]`;
+  if (error !== undefined) return `${time} audit failed: ${errorMessage(error)}`;
+  const run = result as AuditResult;
+  const lines = [
+    `${time} audit ${run.runId}: ${run.ok ? "ok" : "NOT OK"} — ${run.metrics.instancesAudited} instance(s), stale objects ${run.metrics.staleObjects}, max lag ${run.metrics.maxLagMs} ms, bucket findings ${run.bucketFindings} (report: ${run.reportKey})`,
+  ];
+  for (const i of run.instances) {
+    if (i.findings === 0 && i.action === "none") continue;
+    lines.push(`  ${i.instanceId}: ${i.findings} finding(s), ${i.action}${i.first ? ` — ${i.first}` : ""}`);
+  }
+  return lines.join("\n");
 }
 
 function render(fleet: LocalFleet): string {

@@ -8,6 +8,9 @@ import {
 } from "@ftpfleet/core";
 import { bundleDocument, DOCUMENT_NAMES } from "@ftpfleet/core/documents";
 import {
+  AUDIT_FUNCTION_TIMEOUT_SECONDS,
+  auditAlarms,
+  auditPermissions,
   commandStatusSubscriptionPattern,
   controlPlanePermissions,
   iamPolicyDocument,
@@ -15,9 +18,12 @@ import {
   LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
   lifecycleQueueSettings,
   lifecycleSubscriptionPattern,
+  METRICS_NAMESPACE,
   operatorPermissions,
   RECONCILE_SCHEDULE,
+  recentChangesSubscriptionPattern,
   reconcilePermissions,
+  schedulePeriodSeconds,
 } from "./definitions";
 
 /** The control plane: lifecycle and command-status events → queue → lifecycle function → Route53,
@@ -102,6 +108,51 @@ export function controlPlaneStack() {
     },
   });
 
+  const alerts = new sst.aws.SnsTopic("Alerts");
+  if (provisioning) {
+    // The bucket's object events (EventBridge notifications must be on for the bucket): the keys
+    // the audit looks at first, whatever slice its sweep is in.
+    const recentChanges = new sst.aws.Queue("RecentChanges", {
+      visibilityTimeout: `${AUDIT_FUNCTION_TIMEOUT_SECONDS} seconds`,
+      transform: { queue: { messageRetentionSeconds: 24 * 3600, sqsManagedSseEnabled: true } },
+    });
+    sst.aws.Bus.subscribeQueue("BucketObjectEvents", busArn, recentChanges, {
+      pattern: recentChangesSubscriptionPattern(config),
+    });
+    const auditScope = $util
+      .all([scope, recentChanges.arn])
+      .apply(([s, recentQueueArn]) => ({ ...s, recentQueueArn }));
+    const period = schedulePeriodSeconds(config.auditSchedule);
+    for (const alarm of auditAlarms()) {
+      new aws.cloudwatch.MetricAlarm(alarm.id, {
+        alarmDescription: alarm.description,
+        namespace: METRICS_NAMESPACE,
+        metricName: alarm.metric,
+        dimensions: { Fleet: config.ownerId },
+        statistic: alarm.statistic,
+        period,
+        evaluationPeriods: alarm.evaluationPeriods,
+        threshold: alarm.threshold,
+        comparisonOperator: alarm.comparison,
+        treatMissingData: alarm.treatMissingData,
+        alarmActions: [alerts.arn],
+        okActions: [alerts.arn],
+      });
+    }
+    new sst.aws.CronV2("Audit", {
+      schedule: config.auditSchedule as `rate(${string})` | `cron(${string})`,
+      function: {
+        handler: "functions/audit.handler",
+        runtime: LAMBDA_RUNTIME,
+        architecture: "arm64",
+        timeout: `${AUDIT_FUNCTION_TIMEOUT_SECONDS} seconds`,
+        memory: "512 MB",
+        environment: { ...environment, FTPFLEET_RECENT_CHANGES_QUEUE_URL: recentChanges.url },
+        permissions: auditScope.apply((s) => auditPermissions(config, s)),
+      },
+    });
+  }
+
   const hooks = lifecycleHooks(config);
   for (const [id, hook] of [
     ["LaunchHook", hooks.launch],
@@ -130,6 +181,7 @@ export function controlPlaneStack() {
   return {
     lifecycleQueue: queue.url,
     deadLetters: deadLetters.url,
+    alerts: alerts.arn,
     recordName: config.recordName,
     ...(provisioning ? { commandOutput: provisioning.outputBucket } : {}),
     ...(operatorPolicy ? { operatorPolicy: operatorPolicy.arn } : {}),

@@ -12,7 +12,7 @@ import {
   systemClock,
   type UsersStore,
 } from "@ftpfleet/core";
-import { s3UsersStore } from "@ftpfleet/core/s3";
+import { s3AuditBucket, s3UsersStore } from "@ftpfleet/core/s3";
 import { type LocalS3Server, localS3Client, startLocalS3 } from "@ftpfleet/local";
 import { SimulatedAws } from "@ftpfleet/simulated-aws";
 import { verify } from "unixcrypt";
@@ -49,7 +49,15 @@ function fleet() {
     ssm: { agentDelayMs: 0, registrationDelayMs: 10, deliveryDelayMs: 10 },
   });
   const users = s3UsersStore(s3, BUCKET, systemClock);
-  const target: Target = { kind: "local", config, ports: aws.ports(log), users, close: () => undefined };
+  const bucket = s3AuditBucket(s3, BUCKET, systemClock);
+  const target: Target = {
+    kind: "local",
+    config,
+    ports: aws.ports(log),
+    users,
+    bucket,
+    close: () => undefined,
+  };
   return { aws, users, target };
 }
 
@@ -337,6 +345,7 @@ describe("ftpfleet users apply: the apply-users document on every instance, by t
       config,
       ports: fleet.aws.ports(log),
       users: s3UsersStore(s3, BUCKET, systemClock),
+      bucket: s3AuditBucket(s3, BUCKET, systemClock),
       close: () => undefined,
     };
     const ids = Object.keys(states(fleet.aws)).sort();

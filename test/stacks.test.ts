@@ -2,13 +2,17 @@ import { commandStatusPattern, lifecycleHooks, MAX_DELAY_SECONDS, matchesPattern
 import { readDocument } from "@ftpfleet/core/documents";
 import { describe, expect, it } from "vitest";
 import {
+  auditAlarms,
+  auditPermissions,
   controlPlanePermissions,
   iamPolicyDocument,
   LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
   lifecycleQueueSettings,
   lifecycleSubscriptionPattern,
   operatorPermissions,
+  recentChangesSubscriptionPattern,
   reconcilePermissions,
+  schedulePeriodSeconds,
 } from "../stacks/definitions";
 import { testConfig } from "./support";
 
@@ -160,11 +164,117 @@ describe("command status subscription", () => {
   });
 });
 
+describe("audit permissions", () => {
+  const provisioned = testConfig({ FTPFLEET_BUCKET: "ftpfleet-files", FTPFLEET_BUCKET_REGION: "eu-west-1" });
+  const statements = auditPermissions(provisioned, scope);
+
+  it("tag the group's instances with the audit's two marks only, and mark only its group's instances unhealthy", () => {
+    const tagging = statements.filter((s) => s.actions.includes("ec2:CreateTags"));
+    expect(tagging).toHaveLength(1);
+    expect(tagging[0]?.conditions).toEqual([
+      {
+        test: "StringEquals",
+        variable: "aws:ResourceTag/aws:autoscaling:groupName",
+        values: ["ftpfleet-test"],
+      },
+      {
+        test: "ForAllValues:StringEquals",
+        variable: "aws:TagKeys",
+        values: ["ftpfleet:out-of-rotation", "ftpfleet:failed-repairs"],
+      },
+    ]);
+    const health = statements.filter((s) => s.actions.includes("autoscaling:SetInstanceHealth"));
+    expect(health.flatMap((s) => s.resources)).toEqual([
+      "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/ftpfleet-test",
+    ]);
+  });
+
+  it("write only under .ftpfleet/audit/, run only the probe and repair documents, change no lifecycle action", () => {
+    const writes = statements.filter((s) => s.actions.includes("s3:PutObject"));
+    expect(writes.flatMap((s) => s.resources)).toEqual(["arn:aws:s3:::ftpfleet-files/.ftpfleet/audit/*"]);
+    const documents = statements
+      .filter((s) => s.actions.includes("ssm:SendCommand"))
+      .flatMap((s) => s.resources)
+      .filter((r) => r.includes(":document/"));
+    expect(documents).toEqual([
+      "arn:aws:ssm:eu-west-1:123456789012:document/test-audit-probe",
+      "arn:aws:ssm:eu-west-1:123456789012:document/test-audit-repair",
+    ]);
+    const actions = statements.flatMap((s) => s.actions);
+    expect(actions).not.toContain("autoscaling:CompleteLifecycleAction");
+    expect(actions).not.toContain("s3:DeleteObject");
+    for (const s of statements) {
+      expect(s.actions.every((a) => !a.includes("*"))).toBe(true);
+      if (s.resources.includes("*"))
+        expect(s.actions.every((a) => /:(Describe|Get|List)/.test(a))).toBe(true);
+    }
+    expect(auditPermissions(testConfig(), scope)).toEqual([]);
+  });
+
+  it("receive and delete only from the recent-changes queue, which gets only this bucket's object events", () => {
+    const queueArn = "arn:aws:sqs:eu-west-1:123456789012:recent";
+    const sqs = auditPermissions(provisioned, { ...scope, recentQueueArn: queueArn }).filter((s) =>
+      s.actions.some((a) => a.startsWith("sqs:")),
+    );
+    expect(sqs).toEqual([{ actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage"], resources: [queueArn] }]);
+    const pattern = recentChangesSubscriptionPattern(provisioned);
+    const event = (name: string, detailType = "Object Created") => ({
+      source: "aws.s3",
+      "detail-type": detailType,
+      detail: { bucket: { name }, object: { key: "a" } },
+    });
+    const asEventBridge = {
+      source: pattern.source,
+      "detail-type": pattern.detailType,
+      detail: pattern.detail,
+    };
+    expect(matchesPattern(event("ftpfleet-files"), asEventBridge)).toBe(true);
+    expect(matchesPattern(event("ftpfleet-files", "Object Deleted"), asEventBridge)).toBe(true);
+    expect(matchesPattern(event("someone-elses"), asEventBridge)).toBe(false);
+    expect(matchesPattern(event("ftpfleet-files", "Object Restore Completed"), asEventBridge)).toBe(false);
+  });
+});
+
+describe("audit alarms", () => {
+  it("fire on every metric the audit publishes, and when it publishes nothing", () => {
+    const alarms = auditAlarms();
+    expect(alarms.map((a) => a.metric).sort()).toEqual(
+      [
+        "BucketFindings",
+        "InstancesAudited",
+        "InstancesOutOfRotation",
+        "InstancesUnreached",
+        "InstancesWithFindings",
+        "SymlinkObjects",
+      ].sort(),
+    );
+    for (const alarm of alarms.filter((a) => a.metric !== "InstancesAudited")) {
+      expect(alarm).toMatchObject({
+        comparison: "GreaterThanThreshold",
+        threshold: 0,
+        treatMissingData: "notBreaching",
+      });
+    }
+    expect(alarms.find((a) => a.metric === "InstancesAudited")).toMatchObject({
+      treatMissingData: "breaching",
+      evaluationPeriods: 2,
+    });
+    expect(new Set(alarms.map((a) => a.id)).size).toBe(alarms.length);
+  });
+
+  it("judge each run: the period follows the audit's schedule", () => {
+    expect(schedulePeriodSeconds("rate(15 minutes)")).toBe(900);
+    expect(schedulePeriodSeconds("rate(1 hour)")).toBe(3600);
+    expect(schedulePeriodSeconds("rate(2 days)")).toBe(86_400);
+    expect(schedulePeriodSeconds("cron(0 * * * ? *)")).toBe(3600);
+  });
+});
+
 describe("operator permissions (the ftpfleet CLI)", () => {
   const provisioned = testConfig({ FTPFLEET_BUCKET: "ftpfleet-files", FTPFLEET_BUCKET_REGION: "eu-west-1" });
   const statements = operatorPermissions(provisioned, scope, "ftpfleet-output");
 
-  it("read and write the users manifest only, read the instances' reports and apply-users outputs", () => {
+  it("write the users manifest and the audit's prefix only; read the bucket, the reports and their own commands' outputs", () => {
     const s3 = statements.filter((s) => s.actions.some((a) => a.startsWith("s3:")));
     expect(s3).toEqual([
       {
@@ -173,14 +283,23 @@ describe("operator permissions (the ftpfleet CLI)", () => {
       },
       { actions: ["s3:GetObject"], resources: ["arn:aws:s3:::ftpfleet-files/.ftpfleet/applied/*"] },
       { actions: ["s3:GetObject"], resources: ["arn:aws:s3:::ftpfleet-output/ssm/apply-users/*"] },
+      {
+        actions: ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+        resources: ["arn:aws:s3:::ftpfleet-files"],
+      },
+      { actions: ["s3:GetObject"], resources: ["arn:aws:s3:::ftpfleet-files/*"] },
+      { actions: ["s3:PutObject"], resources: ["arn:aws:s3:::ftpfleet-files/.ftpfleet/audit/*"] },
+      { actions: ["s3:GetObject"], resources: ["arn:aws:s3:::ftpfleet-output/ssm/audit-*"] },
     ]);
   });
 
-  it("run only apply-users, only on the group's instances; '*' only for List, Get and Describe", () => {
+  it("run only apply-users and the audit's documents, only on the group's instances; '*' only for List, Get and Describe", () => {
     const send = statements.filter((s) => s.actions.includes("ssm:SendCommand"));
     expect(send.flatMap((s) => s.resources)).toEqual([
       "arn:aws:ssm:eu-west-1:123456789012:document/test-apply-users",
       "arn:aws:ec2:eu-west-1:123456789012:instance/*",
+      "arn:aws:ssm:eu-west-1:123456789012:document/test-audit-probe",
+      "arn:aws:ssm:eu-west-1:123456789012:document/test-audit-repair",
     ]);
     expect(send[1]?.conditions?.[0]).toMatchObject({
       variable: "ssm:resourceTag/aws:autoscaling:groupName",

@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
 import {
+  type Clock,
   type ControlPlane,
   controlPlane,
   type FleetConfig,
   loadFleetConfig,
   memoryLogger,
+  systemClock,
 } from "@ftpfleet/core";
 import type { ConsumerSettings } from "@ftpfleet/simulated-aws";
 import { SimulatedAws, type SimulationOptions } from "@ftpfleet/simulated-aws";
@@ -60,16 +62,7 @@ export function simulatedFleet(
   } = {},
 ): Fleet {
   const aws = new SimulatedAws({ config: testConfig(options.env), ...options });
-  const log = memoryLogger("debug", aws.clock);
-  const cp = controlPlane(aws.ports(log));
-  const handler = createLifecycleHandler(() => cp);
-  aws.lifecycleQueue.consume(
-    async (messages) => {
-      const response = await handler(sqsEvent(messages), lambdaContext);
-      return { failedMessageIds: response.batchItemFailures.map((f) => f.itemIdentifier) };
-    },
-    { batchSize: 100, batchWindowMs: 2000, concurrency: 2, ...options.consumer },
-  );
+  const { cp, log } = wireLifecycle(aws, options.consumer);
   return {
     aws,
     cp,
@@ -80,8 +73,38 @@ export function simulatedFleet(
   };
 }
 
+/** The real lifecycle handler consuming the simulation's lifecycle queue, as the stack wires it. */
+function wireLifecycle<C extends Clock>(aws: SimulatedAws<C>, consumer: Partial<ConsumerSettings> = {}) {
+  const log = memoryLogger("debug", aws.clock);
+  const cp = controlPlane(aws.ports(log));
+  const handler = createLifecycleHandler(() => cp);
+  aws.lifecycleQueue.consume(
+    async (messages) => {
+      const response = await handler(sqsEvent(messages), lambdaContext);
+      return { failedMessageIds: response.batchItemFailures.map((f) => f.itemIdentifier) };
+    },
+    { batchSize: 100, batchWindowMs: 2000, concurrency: 2, ...consumer },
+  );
+  return { cp, log };
+}
+
+/** The same fleet in real time, for workflows that also talk to a real server (the local S3 server,
+ * whose LastModified is the wall clock's): quick agents and batches, stop() when done. */
+export function realTimeFleet(
+  options: Omit<Partial<SimulationOptions<Clock>>, "clock"> & { env?: Record<string, string> } = {},
+) {
+  const aws = new SimulatedAws<Clock>({
+    config: testConfig(options.env),
+    ...options,
+    clock: systemClock,
+    ssm: { agentDelayMs: 0, registrationDelayMs: 10, deliveryDelayMs: 10, ...options.ssm },
+  });
+  const { cp, log } = wireLifecycle(aws, { batchWindowMs: 20 });
+  return { aws, cp, log, stop: () => aws.lifecycleQueue.stop() };
+}
+
 /** The instance ids behind the fleet's records, sorted. */
-export function recordInstanceIds(aws: SimulatedAws): string[] {
+export function recordInstanceIds(aws: SimulatedAws<Clock>): string[] {
   return aws
     .recordsAt()
     .map((r) => r.SetIdentifier ?? "")
@@ -90,7 +113,7 @@ export function recordInstanceIds(aws: SimulatedAws): string[] {
     .sort();
 }
 
-export function states(aws: SimulatedAws): Record<string, string> {
+export function states(aws: SimulatedAws<Clock>): Record<string, string> {
   return Object.fromEntries(
     [...aws.autoscaling.members.values()].map((m) => [m.instanceId, m.lifecycleState]),
   );

@@ -9,6 +9,7 @@ import {
   parseUserEdit,
 } from "@ftpfleet/core";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { auditCommand } from "./audit";
 import { consoleIo, type Io } from "./io";
 import { checkPassword, hashPassword, passwordFromStdin, promptPassword } from "./password";
 import { statusCommand } from "./status";
@@ -201,11 +202,37 @@ function buildProgram(
     )
     .action(async (_o: unknown, command: Command) => setCode(await statusCommand(target(command), io())));
 
+  program
+    .command("audit")
+    .description(
+      "prove that every in-service instance serves what S3 holds (canary, this run's slice of the bucket); exit 1 on any finding",
+    )
+    .option(
+      "--repair",
+      "take failing instances out of rotation (DNS weight 0), mount the bucket again, re-audit, return them",
+    )
+    .option("--slice-keys <n>", "objects of the bucket compared per run (1-100000)", positiveInt(100_000))
+    .action(async (options: { repair?: boolean; sliceKeys?: number }, command: Command) =>
+      setCode(
+        await auditCommand(
+          target(command),
+          { repair: Boolean(options.repair), ...(options.sliceKeys ? { sliceKeys: options.sliceKeys } : {}) },
+          io(),
+        ),
+      ),
+    );
+
   // Every subcommand reports usage errors the same way.
   for (const command of [program, users, ...program.commands, ...users.commands])
     command.exitOverride().showHelpAfterError();
   return program;
 }
+
+const positiveInt = (max: number) => (value: string) => {
+  if (!/^[1-9][0-9]{0,8}$/.test(value) || Number(value) > max)
+    throw new InvalidArgumentError(`expected 1-${max}`);
+  return Number(value);
+};
 
 /** Stands in for the hash while the other fields are checked, before a password is asked for. */
 const PLACEHOLDER_HASH = `$6$placeholder$${"A".repeat(86)}`;

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { S3Client } from "@aws-sdk/client-s3";
 import {
+  type AuditBucket,
   type AwsClients,
   awsClients,
   type Clock,
@@ -14,7 +15,7 @@ import {
   systemClock,
   type UsersStore,
 } from "@ftpfleet/core";
-import { s3UsersStore } from "@ftpfleet/core/s3";
+import { s3AuditBucket, s3UsersStore } from "@ftpfleet/core/s3";
 import { findLocalMode, localModeClients } from "@ftpfleet/local/control";
 
 /** What a command works on: the fleet's ports and its users manifest, in AWS or in local mode. */
@@ -23,6 +24,8 @@ export interface Target {
   config: FleetConfig;
   ports: Ports;
   users: UsersStore;
+  /** The bucket as the audit reads it. */
+  bucket: AuditBucket;
   /** The DNS server to ask for the fleet's name (local mode's responder), or the system's. */
   dnsServer?: string;
   close(): void;
@@ -87,6 +90,7 @@ function build(
     // The CLI never defers lifecycle messages; the queue URL is not needed.
     ports: portsOverAws(clients, { config, log, clock, lifecycleQueueUrl: "" }),
     users: s3UsersStore(s3, config.bucket, clock),
+    bucket: s3AuditBucket(s3, config.bucket, clock),
     ...(dnsServer ? { dnsServer } : {}),
     close() {
       s3.destroy();

@@ -94,6 +94,19 @@ export const fleetConfigSchema = z
       .optional(),
     /** How long a new instance's SSM agent may take to come online before it is abandoned. */
     agentTimeoutSeconds: z.coerce.number().int().min(60).max(3600).default(600),
+    /** The scheduled audit: report only (default), or take failing instances out and repair them. */
+    auditMode: z.enum(["report", "repair"]).default("report"),
+    /** Objects of the bucket compared per run: a run's cost stays flat, the bucket is covered over
+     * ceil(objects / auditSliceKeys) runs. */
+    auditSliceKeys: z.coerce.number().int().min(100).max(100_000).default(5_000),
+    /** EventBridge Scheduler expression of the audit. */
+    auditSchedule: z
+      .string()
+      .regex(
+        /^(rate\([1-9][0-9]{0,3} (minute|minutes|hour|hours|day|days)\)|cron\([0-9*?,/ LW#A-Z-]{9,100}\))$/,
+        "rate(15 minutes) or cron(...)",
+      )
+      .default("rate(15 minutes)"),
   })
   .transform((config) => ({ ...config, drainSeconds: config.drainSeconds ?? config.recordTtl + 30 }))
   .refine((config) => config.drainSeconds >= config.recordTtl, {
@@ -147,6 +160,9 @@ const envNames = {
   artifactKeyParameter: "FTPFLEET_ARTIFACT_KEY_PARAMETER",
   outputBucket: "FTPFLEET_OUTPUT_BUCKET",
   agentTimeoutSeconds: "FTPFLEET_AGENT_TIMEOUT_SECONDS",
+  auditMode: "FTPFLEET_AUDIT_MODE",
+  auditSliceKeys: "FTPFLEET_AUDIT_SLICE_KEYS",
+  auditSchedule: "FTPFLEET_AUDIT_SCHEDULE",
 } as const satisfies Record<keyof z.input<typeof fleetConfigSchema>, string>;
 
 /** The project's one config loader: every FTPFLEET_* variable, validated once at start-up. */
@@ -173,26 +189,32 @@ export function fleetEnvironment(config: z.input<typeof fleetConfigSchema>): Rec
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+const sqsQueueUrl = (what: string) =>
+  z
+    .url({ protocol: /^https$/, error: `the ${what}'s https URL` })
+    .refine(
+      (url) => /^https:\/\/sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/\d{12}\/[\w-]{1,80}(\.fifo)?$/.test(url),
+      {
+        message: "an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/queue",
+      },
+    );
+
 const functionSettingsSchema = z.object({
   LOG_LEVEL: z
     .string()
     .toLowerCase()
     .pipe(z.enum(LOG_LEVELS, { error: `one of ${LOG_LEVELS.join(", ")}` }))
     .default("info"),
-  FTPFLEET_LIFECYCLE_QUEUE_URL: z
-    .url({ protocol: /^https$/, error: "the lifecycle queue's https URL" })
-    .refine(
-      (url) => /^https:\/\/sqs\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/\d{12}\/[\w-]{1,80}(\.fifo)?$/.test(url),
-      {
-        message: "an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/queue",
-      },
-    ),
+  FTPFLEET_LIFECYCLE_QUEUE_URL: sqsQueueUrl("lifecycle queue"),
+  /** The bucket's object events (the audit's recent changes); set by the stack for the audit. */
+  FTPFLEET_RECENT_CHANGES_QUEUE_URL: sqsQueueUrl("recent-changes queue").optional(),
 });
 
 export interface FunctionConfig {
   fleet: FleetConfig;
   logLevel: LogLevel;
   lifecycleQueueUrl: string;
+  recentChangesQueueUrl?: string | undefined;
 }
 
 /** What a Lambda function reads at start-up: the fleet's configuration, its log level and the
@@ -209,6 +231,7 @@ export function loadFunctionConfig(env: Record<string, string | undefined> = pro
   const settings = functionSettingsSchema.safeParse({
     LOG_LEVEL: env.LOG_LEVEL === "" ? undefined : env.LOG_LEVEL,
     FTPFLEET_LIFECYCLE_QUEUE_URL: env.FTPFLEET_LIFECYCLE_QUEUE_URL,
+    FTPFLEET_RECENT_CHANGES_QUEUE_URL: env.FTPFLEET_RECENT_CHANGES_QUEUE_URL || undefined,
   });
   if (!settings.success) {
     issues.push(...settings.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`));
@@ -220,6 +243,7 @@ export function loadFunctionConfig(env: Record<string, string | undefined> = pro
     fleet,
     logLevel: settings.data.LOG_LEVEL,
     lifecycleQueueUrl: settings.data.FTPFLEET_LIFECYCLE_QUEUE_URL,
+    recentChangesQueueUrl: settings.data.FTPFLEET_RECENT_CHANGES_QUEUE_URL,
   };
 }
 

@@ -2,6 +2,7 @@
 // which implement the same ports. SSM document bundling (file system, YAML) is `@ftpfleet/core/documents`;
 // the S3 adapter is `@ftpfleet/core/s3`, so functions that never touch S3 do not bundle its client.
 export * from "./audit/diff";
+export * from "./audit/probe";
 export * from "./aws/autoscaling";
 export * from "./aws/clients";
 export * from "./aws/ec2";
@@ -26,6 +27,7 @@ export * from "./retry";
 export * from "./users/edits";
 export * from "./users/manifest";
 export * from "./users/store";
+export * from "./workflows/audit";
 export * from "./workflows/control-plane";
 export * from "./workflows/dns-sync";
 export * from "./workflows/launch";

@@ -234,6 +234,15 @@ export interface AuditBucket {
   incompleteUploads(before: number): Promise<{ key: string; initiated: number }[]>;
 }
 
+/** Keys of the bucket written or deleted lately, as S3 reports them (object events through
+ * EventBridge to a queue): the audit's "recent changes" check. */
+export interface RecentChanges {
+  /** Up to `max` changes (deduplicated keys) not yet acknowledged. `done(kept)` acknowledges them
+   * all but the keys in `kept`, which come back to a later run (still in flight now); until then,
+   * a run that fails before `done` leaves them all to the next. */
+  take(max: number): Promise<{ keys: string[]; done(kept?: ReadonlySet<string>): Promise<void> }>;
+}
+
 // --- SQS -----------------------------------------------------------------------------------------
 
 export interface DeferredQueue {

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   type AwsClients,
   type Clock,
@@ -15,7 +16,7 @@ import { DOCUMENT_NAMES, readDocument } from "@ftpfleet/core/documents";
 import { type EventBridgeEvent, type GroupSettings, SimulatedAutoScaling } from "./autoscaling";
 import { SimulatedClock } from "./clock";
 import { type AddressPlan, SimulatedEc2 } from "./ec2";
-import { type QueueSettings, SimulatedQueue } from "./queue";
+import { type QueueSettings, SimulatedQueue, sqsClient } from "./queue";
 import { SimulatedRoute53, type ThrottleSettings } from "./route53";
 import { type CommandExecutor, SimulatedSsm, type SsmSettings, succeedsAfter } from "./ssm";
 
@@ -48,6 +49,9 @@ export const ROUTE53_RATE: ThrottleSettings = { requestsPerSecond: 5, burst: 5 }
 /** The AWS side of the fleet, simulated: one account with an Auto Scaling group, its EC2 instances
  * and their SSM agents, a hosted zone, and the default event bus routing the fleet's lifecycle and
  * command-status events to the lifecycle queue. */
+export const LIFECYCLE_QUEUE_URL = "simulated://lifecycle";
+export const RECENT_CHANGES_QUEUE_URL = "simulated://recent-changes";
+
 export class SimulatedAws<C extends Clock = SimulatedClock> {
   readonly clock: C;
   readonly ec2: SimulatedEc2;
@@ -55,6 +59,8 @@ export class SimulatedAws<C extends Clock = SimulatedClock> {
   readonly route53: SimulatedRoute53;
   readonly ssm: SimulatedSsm;
   readonly lifecycleQueue: SimulatedQueue;
+  /** The bucket's object events (EventBridge → SQS) the audit takes its recent changes from. */
+  readonly recentChangesQueue: SimulatedQueue;
   /** Every event published on the bus, routed or not. */
   readonly published: EventBridgeEvent[] = [];
 
@@ -71,6 +77,7 @@ export class SimulatedAws<C extends Clock = SimulatedClock> {
       );
     }
     this.lifecycleQueue = new SimulatedQueue(this.clock, options.queue);
+    this.recentChangesQueue = new SimulatedQueue(this.clock, { visibilityTimeoutMs: 900_000 });
     const rules = [lifecycleEventPattern(config.asgName), commandStatusPattern(config)];
     const publish = (event: EventBridgeEvent) => {
       this.published.push(event);
@@ -106,8 +113,30 @@ export class SimulatedAws<C extends Clock = SimulatedClock> {
       autoscaling: this.autoscaling.client(),
       ec2: this.ec2.client(),
       ssm: this.ssm.client(),
-      sqs: this.lifecycleQueue.client(),
+      sqs: sqsClient(
+        { [LIFECYCLE_QUEUE_URL]: this.lifecycleQueue, [RECENT_CHANGES_QUEUE_URL]: this.recentChangesQueue },
+        this.lifecycleQueue,
+      ),
     };
+  }
+
+  /** An object written or deleted in the fleet's bucket, as S3 tells EventBridge and the rule
+   * forwards it to the recent-changes queue (`detail.object.key` is the key itself, not encoded). */
+  objectChanged(key: string, change: "Object Created" | "Object Deleted"): void {
+    const { config } = this.options;
+    this.recentChangesQueue.send(
+      JSON.stringify({
+        version: "0",
+        id: randomUUID(),
+        "detail-type": change,
+        source: "aws.s3",
+        account: "123456789012",
+        time: new Date(this.clock.now()).toISOString(),
+        region: config.bucketRegion ?? "us-east-1",
+        resources: [`arn:aws:s3:::${config.bucket}`],
+        detail: { version: "0", bucket: { name: config.bucket }, object: { key } },
+      }),
+    );
   }
 
   /** The real adapters, on SDK clients answered by the simulation. */
@@ -117,7 +146,7 @@ export class SimulatedAws<C extends Clock = SimulatedClock> {
       config,
       log,
       clock: this.clock,
-      lifecycleQueueUrl: "simulated://lifecycle",
+      lifecycleQueueUrl: LIFECYCLE_QUEUE_URL,
     });
   }
 

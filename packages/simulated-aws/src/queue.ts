@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { type SendMessageCommandInput, SQSClient, SQSServiceException } from "@aws-sdk/client-sqs";
+import {
+  type DeleteMessageBatchCommandInput,
+  type ReceiveMessageCommandInput,
+  type SendMessageCommandInput,
+  SQSClient,
+  SQSServiceException,
+} from "@aws-sdk/client-sqs";
 import type { BatchResult, Clock, QueueMessage } from "@ftpfleet/core";
 import { CallLog } from "./faults";
 import { answerFrom, offlineClientConfig } from "./sdk";
@@ -96,17 +102,74 @@ export class SimulatedQueue {
   }
 
   client(): SQSClient {
-    return answerFrom(
-      new SQSClient(offlineClientConfig),
-      "SQS",
-      {
-        SendMessage: (input: SendMessageCommandInput) => {
-          this.calls.count("SendMessage");
-          return { MessageId: this.send(input.MessageBody ?? "", input.DelaySeconds ?? 0) };
-        },
-      },
-      this,
-    );
+    return sqsClient({ "": this }, this);
+  }
+
+  /** ReceiveMessage, as a poller other than Lambda calls it: at most 10 visible messages, each
+   * invisible for the visibility timeout and carrying a receipt handle for this receive only. */
+  receive(input: ReceiveMessageCommandInput) {
+    this.calls.count("ReceiveMessage");
+    const max = input.MaxNumberOfMessages ?? 1;
+    if (!Number.isInteger(max) || max < 1 || max > 10) {
+      throw invalid("Value for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10.");
+    }
+    const timeout = input.VisibilityTimeout ?? this.settings.visibilityTimeoutMs / 1000;
+    if (!Number.isInteger(timeout) || timeout < 0 || timeout > 43_200) {
+      throw invalid("Value for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.");
+    }
+    const now = this.clock.now();
+    const batch = this.#visible().slice(0, max);
+    for (const message of batch) {
+      message.receiveCount++;
+      message.visibleAt = now + timeout * 1000;
+    }
+    return {
+      Messages: batch.map((m) => ({
+        MessageId: m.messageId,
+        ReceiptHandle: `${m.messageId}/${m.receiveCount}`,
+        Body: m.body,
+      })),
+    };
+  }
+
+  /** DeleteMessageBatch: 1-10 entries with distinct ids; a receipt handle of an earlier receive (or
+   * of no message) fails its entry, the others are deleted. */
+  deleteBatch(input: DeleteMessageBatchCommandInput) {
+    this.calls.count("DeleteMessageBatch");
+    const entries = input.Entries ?? [];
+    if (entries.length === 0)
+      throw failure(
+        "AWS.SimpleQueueService.EmptyBatchRequest",
+        "There should be at least one DeleteMessageBatchRequestEntry in the request.",
+      );
+    if (entries.length > 10)
+      throw failure(
+        "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+        "Maximum number of entries per request are 10.",
+      );
+    if (new Set(entries.map((e) => e.Id)).size !== entries.length) {
+      throw failure(
+        "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+        "Two or more batch entries in the request have the same Id.",
+      );
+    }
+    const Successful: { Id: string }[] = [];
+    const Failed: { Id: string; Code: string; SenderFault: boolean; Message: string }[] = [];
+    for (const entry of entries) {
+      const message = this.#messages.find((m) => `${m.messageId}/${m.receiveCount}` === entry.ReceiptHandle);
+      if (message) {
+        this.#delete(message);
+        Successful.push({ Id: entry.Id ?? "" });
+      } else {
+        Failed.push({
+          Id: entry.Id ?? "",
+          Code: "ReceiptHandleIsInvalid",
+          SenderFault: true,
+          Message: "The receipt handle is not valid.",
+        });
+      }
+    }
+    return { Successful, Failed };
   }
 
   consume(handler: (messages: QueueMessage[]) => Promise<BatchResult>, settings: ConsumerSettings): void {
@@ -190,6 +253,46 @@ export class SimulatedQueue {
     this.#waiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** One SQS client for several queues, each answering the requests naming its URL (a single
+ * queue answers them all under the key ""). */
+export function sqsClient(
+  queues: Record<string, SimulatedQueue>,
+  fake: { clock: Clock; latencyMs: number },
+): SQSClient {
+  const queue = (url: string | undefined): SimulatedQueue => {
+    const found = queues[url ?? ""] ?? queues[""];
+    if (!found) {
+      throw failure(
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "The specified queue does not exist for this wsdl version.",
+      );
+    }
+    return found;
+  };
+  return answerFrom(
+    new SQSClient(offlineClientConfig),
+    "SQS",
+    {
+      SendMessage: (input: SendMessageCommandInput) => {
+        const target = queue(input.QueueUrl);
+        target.calls.count("SendMessage");
+        return { MessageId: target.send(input.MessageBody ?? "", input.DelaySeconds ?? 0) };
+      },
+      ReceiveMessage: (input: ReceiveMessageCommandInput) => queue(input.QueueUrl).receive(input),
+      DeleteMessageBatch: (input: DeleteMessageBatchCommandInput) => queue(input.QueueUrl).deleteBatch(input),
+    },
+    fake,
+  );
+}
+
+function invalid(message: string): Error {
+  return failure("InvalidParameterValue", message);
+}
+
+function failure(name: string, message: string): Error {
+  return new SQSServiceException({ name, $fault: "client", $metadata: {}, message });
 }
 
 /** xorshift32: a small deterministic generator, so that "random" redelivery repeats run to run. */

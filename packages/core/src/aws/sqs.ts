@@ -1,5 +1,11 @@
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { Clock, DeferredQueue } from "../ports";
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { z } from "zod";
+import type { Clock, DeferredQueue, Logger, RecentChanges } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
 
@@ -26,4 +32,82 @@ export function sqsDeferredQueue(client: SQSClient, queueUrl: string, clock: Clo
       );
     },
   };
+}
+
+/** What the recent-changes queue holds: S3's object events as EventBridge delivers them. Only the
+ * key is used; the audit then asks S3 and the instances themselves. */
+const objectEventSchema = z.object({
+  source: z.literal("aws.s3"),
+  "detail-type": z.enum(["Object Created", "Object Deleted"]),
+  detail: z.object({ object: z.object({ key: z.string().min(1).max(1024) }) }),
+});
+
+/** The recent-changes queue (S3 object events → EventBridge rule → SQS). A message that is not an
+ * object event is input too: logged, acknowledged, never retried. */
+export function sqsRecentChanges(
+  client: SQSClient,
+  queueUrl: string,
+  clock: Clock,
+  log: Logger,
+): RecentChanges {
+  const call = <T>(operation: () => Promise<T>) =>
+    retry(operation, { clock, isRetryable: isTransientAwsError, maxAttempts: 6 });
+  return {
+    async take(max) {
+      const byKey = new Map<string, string[]>();
+      const handles: string[] = [];
+      // Each message is invisible for the visibility timeout (the audit's own, 15 minutes), so a
+      // run that fails leaves its changes to the next.
+      for (let received = 0; received < max * 2 && byKey.size < max; ) {
+        const out = await call(() =>
+          client.send(
+            new ReceiveMessageCommand({
+              QueueUrl: queueUrl,
+              MaxNumberOfMessages: 10,
+              WaitTimeSeconds: 0,
+              VisibilityTimeout: 900,
+            }),
+          ),
+        );
+        const messages = out.Messages ?? [];
+        if (messages.length === 0) break;
+        received += messages.length;
+        for (const message of messages) {
+          const handle = message.ReceiptHandle ?? "";
+          const parsed = objectEventSchema.safeParse(safeJson(message.Body ?? ""));
+          if (!parsed.success) {
+            const issue = parsed.error.issues[0];
+            log.warn("audit.recent-change-invalid", {
+              messageId: message.MessageId,
+              problem: `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`,
+            });
+            handles.push(handle);
+            continue;
+          }
+          const key = parsed.data.detail.object.key;
+          byKey.set(key, [...(byKey.get(key) ?? []), handle]);
+        }
+      }
+      return {
+        keys: [...byKey.keys()],
+        async done(kept) {
+          const acknowledged = [...handles, ...[...byKey].flatMap(([key, h]) => (kept?.has(key) ? [] : h))];
+          for (let i = 0; i < acknowledged.length; i += 10) {
+            const Entries = acknowledged
+              .slice(i, i + 10)
+              .map((ReceiptHandle, n) => ({ Id: String(n), ReceiptHandle }));
+            await call(() => client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries })));
+          }
+        },
+      };
+    },
+  };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

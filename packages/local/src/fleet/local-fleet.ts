@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
+  type AuditPorts,
   type BatchResult,
   type Clock,
   type ControlPlane,
@@ -10,16 +11,19 @@ import {
   type Logger,
   loadFleetConfig,
   type QueueMessage,
+  sqsRecentChanges,
   type UsersManifest,
 } from "@ftpfleet/core";
+import { s3AuditBucket } from "@ftpfleet/core/s3";
 import {
   type CommandExecutor,
   type CommandStep,
+  RECENT_CHANGES_QUEUE_URL,
   SimulatedAws,
   type StepResult,
 } from "@ftpfleet/simulated-aws";
 import { ftpGreets } from "../sandbox/ftp";
-import { localS3Credentials } from "../sandbox/s3-server";
+import { localS3Credentials, objectChange, type S3RequestRecord } from "../sandbox/s3-server";
 import { type DataPlaneScript, Sandbox, type SandboxInstance, VENDORED_SOURCES } from "../sandbox/sandbox";
 import { serveLocalMode } from "./control";
 import { type DnsResponder, startDnsResponder } from "./dns-responder";
@@ -29,6 +33,7 @@ export const LOCAL_RECORD = `ftp.${LOCAL_ZONE}.`;
 export const DEMO_USER = { name: "demo", password: "demo-password" } as const;
 /** Where full SSM command outputs go in local mode, as the output bucket on AWS. */
 export const LOCAL_OUTPUT_BUCKET = "ftpfleet-local-output";
+export const LOCAL_BUCKET = "ftpfleet-local";
 
 export interface LocalFleetOptions {
   /** Instances to start with. */
@@ -45,6 +50,13 @@ export interface LocalFleetOptions {
   healthCheckMs?: number;
   /** Where to announce the fleet to the ftpfleet CLI (`LOCAL_MODE_FILE` by default); false: nowhere. */
   announce?: string | false | undefined;
+  /** The audit function's handler, as deployed; run every `auditEveryMs` (0 or absent: never). */
+  auditHandler?: ((ports: AuditPorts) => () => Promise<unknown>) | undefined;
+  auditEveryMs?: number | undefined;
+  /** Every request the local S3 server receives (the bench counts them). */
+  onS3Request?: ((request: S3RequestRecord) => void) | undefined;
+  /** Each scheduled audit's result (or its error), for the console. */
+  onAudit?: ((result: unknown, error?: unknown) => void) | undefined;
 }
 
 export interface InstanceStatus {
@@ -65,6 +77,8 @@ export class LocalFleet {
   #reconcileTimer: NodeJS.Timeout | undefined;
   #healthTimer: NodeJS.Timeout | undefined;
   readonly #failedChecks = new Map<string, number>();
+  #auditTimer: NodeJS.Timeout | undefined;
+  #auditing: Promise<unknown> | undefined;
   #control: { close(): Promise<void> } | undefined;
   #stopped = false;
 
@@ -77,13 +91,20 @@ export class LocalFleet {
   ) {}
 
   static async start(options: LocalFleetOptions): Promise<LocalFleet> {
+    let events: Pick<SimulatedAws, "objectChanged"> | undefined;
     // Every instance gets the world's self-signed certificate (FTPS is required by default, as on
     // AWS with the operator's) and its artifact key, where the provisioning steps look for them.
     const world = await Sandbox.create({
-      bucket: "ftpfleet-local",
+      bucket: LOCAL_BUCKET,
       region: "us-east-1",
       logger: options.log,
       certificateName: "ftp.fleet.local",
+      // The bucket's object events, as S3 sends them through EventBridge to the audit's queue.
+      onS3Request: (request) => {
+        const changed = objectChange(request, LOCAL_BUCKET);
+        if (changed) events?.objectChanged(changed.key, changed.change);
+        options.onS3Request?.(request);
+      },
     });
     try {
       await seedBucket(world);
@@ -93,7 +114,7 @@ export class LocalFleet {
         if (!fleet) throw new Error("local fleet not started");
         return fleet.#runStep(step);
       };
-      const aws = new SimulatedAws({
+      const aws: SimulatedAws<StoppableClock> = new SimulatedAws({
         config,
         clock: stoppableClock(),
         zoneName: LOCAL_ZONE,
@@ -101,6 +122,7 @@ export class LocalFleet {
         commandExecutor: executor,
         ssm: { agentDelayMs: 1_000, registrationDelayMs: 200, deliveryDelayMs: 200 },
       });
+      events = aws;
       // The agent's upload of full outputs, into the local S3 server as into S3.
       const outputs = world.s3Client();
       aws.ssm.outputSink = async (Bucket, Key, Body) => {
@@ -181,6 +203,35 @@ export class LocalFleet {
     return { instances, records };
   }
 
+  /** The ports the audit works with here: the control plane and the local bucket. */
+  auditPorts(): AuditPorts {
+    const { aws, cp, world } = this;
+    return {
+      ...cp,
+      bucket: s3AuditBucket(world.s3Client(), world.bucket, aws.clock),
+      recent: sqsRecentChanges(aws.clients().sqs, RECENT_CHANGES_QUEUE_URL, aws.clock, cp.log),
+    };
+  }
+
+  /** Mounts one instance's bucket again with s3fs's default cache options, as a hand-edited fstab
+   * would: stale listings and truncated downloads for the audit to catch and repair. */
+  async serveStale(instanceId: string): Promise<void> {
+    const instance = await this.#instances.get(instanceId);
+    if (!instance || !this.aws.autoscaling.members.has(instanceId))
+      throw new Error(`no instance ${instanceId}`);
+    await instance.remountWithDefaultCacheOptions();
+  }
+
+  /** Runs the audit now, unless one is running (then waits for that one). */
+  auditNow(): Promise<unknown> {
+    const handler = this.options.auditHandler;
+    if (!handler) return Promise.reject(new Error("local mode runs without the audit"));
+    this.#auditing ??= handler(this.auditPorts())().finally(() => {
+      this.#auditing = undefined;
+    });
+    return this.#auditing;
+  }
+
   /** The real instance behind a simulated one (for tests and the console). */
   instance(instanceId: string): Promise<SandboxInstance> | undefined {
     return this.#instances.get(instanceId);
@@ -193,6 +244,8 @@ export class LocalFleet {
     await this.#control?.close().catch(() => undefined);
     clearInterval(this.#reconcileTimer);
     clearInterval(this.#healthTimer);
+    clearInterval(this.#auditTimer);
+    await this.#auditing?.catch(() => undefined);
     await this.aws.lifecycleQueue.stop();
     await this.dns.close();
     await this.#creation.catch(() => undefined);
@@ -229,6 +282,16 @@ export class LocalFleet {
     this.#reconcileTimer.unref();
     this.#healthTimer = setInterval(() => void this.#checkHealth(), options.healthCheckMs ?? 2_000);
     this.#healthTimer.unref();
+    if (options.auditHandler && options.auditEveryMs) {
+      this.#auditTimer = setInterval(() => {
+        if (this.#auditing || this.#stopped) return;
+        this.auditNow().then(
+          (result) => options.onAudit?.(result),
+          (error: unknown) => options.onAudit?.(undefined, error),
+        );
+      }, options.auditEveryMs);
+      this.#auditTimer.unref();
+    }
     aws.autoscaling.setDesired(options.instances);
   }
 
@@ -325,6 +388,8 @@ function localConfig(world: Sandbox): FleetConfig {
     FTPFLEET_BUCKET_REGION: world.region,
     FTPFLEET_S3_ENDPOINT: world.s3.endpoint,
     FTPFLEET_AGENT_TIMEOUT_SECONDS: "60",
+    // Something real to fix (`stale N` in the console): repair, not only report.
+    FTPFLEET_AUDIT_MODE: "repair",
     FTPFLEET_OUTPUT_BUCKET: LOCAL_OUTPUT_BUCKET,
     // Both daemons built as on AWS, from the vendored sources the sandbox put in its bucket.
     FTPFLEET_PUREFTPD_SOURCE_URL: `bucket:${VENDORED_SOURCES.pureFtpd.key}`,

@@ -37,6 +37,48 @@ export interface S3RequestRecord {
   copySource?: string;
 }
 
+/** What a request the S3 server receives is, path-style (`/bucket/key?…`). */
+export function requestKind(request: S3RequestRecord): string {
+  const query = new Set(request.query);
+  const slash = request.path.indexOf("/", 1);
+  const hasKey = slash > 0 && slash < request.path.length - 1;
+  switch (request.method) {
+    case "HEAD":
+      return hasKey ? "HeadObject" : "HeadBucket";
+    case "GET":
+      if (!hasKey) return query.has("list-type") ? "ListObjectsV2" : "ListObjects";
+      return query.has("uploadId") ? "ListParts" : "GetObject";
+    case "PUT":
+      if (query.has("partNumber")) return request.copySource ? "UploadPartCopy" : "UploadPart";
+      return request.copySource ? "CopyObject" : "PutObject";
+    case "POST":
+      if (query.has("uploads")) return "CreateMultipartUpload";
+      if (query.has("uploadId")) return "CompleteMultipartUpload";
+      return query.has("delete") ? "DeleteObjects" : "POST";
+    case "DELETE":
+      return query.has("uploadId") ? "AbortMultipartUpload" : "DeleteObject";
+    default:
+      return request.method;
+  }
+}
+
+/** The object a request wrote or deleted, as S3 would report it to EventBridge (a failed request
+ * reports nothing on S3; here it may: the audit looks at the key again anyway). DeleteObjects
+ * names its keys in the body, which is not seen here. */
+export function objectChange(
+  request: S3RequestRecord,
+  bucket: string,
+): { key: string; change: "Object Created" | "Object Deleted" } | undefined {
+  const prefix = `/${bucket}/`;
+  if (!request.path.startsWith(prefix) || request.path.length === prefix.length) return undefined;
+  const key = decode(request.path.slice(prefix.length));
+  const kind = requestKind(request);
+  if (kind === "PutObject" || kind === "CopyObject" || kind === "CompleteMultipartUpload") {
+    return { key, change: "Object Created" };
+  }
+  return kind === "DeleteObject" ? { key, change: "Object Deleted" } : undefined;
+}
+
 export interface LocalS3Options {
   /** An address the instances reach: the host side of their network, never 0.0.0.0. */
   address: string;
