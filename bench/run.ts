@@ -2,6 +2,7 @@
 // same run, prints a table, and the last line is one JSON object with every figure.
 
 import { auditDiffBench } from "./audit-diff";
+import { auditRunBench } from "./audit-run";
 import { dataPlaneBench } from "./data-plane";
 import { printDataPlane, printProvisioning } from "./data-plane-report";
 import { API_LATENCY_MS, FLEETS, ftpfleetBurst, INSTANCES_PER_FLEET, naiveBurst } from "./dns-burst";
@@ -110,6 +111,36 @@ async function main() {
     `(aim: ${audit.target.objects} objects under ${audit.target.ms} ms and ${audit.target.peakRssMB} MB: ${audit.meetsTarget ? "met" : "NOT met"})`,
   );
 
+  // Issue 9's audit on real instances: S3 requests per run as the bucket grows, and detection.
+  const auditRun = await auditRunBench();
+  if (auditRun.skipped !== undefined) console.log(`\nAudit run bench skipped: ${auditRun.skipped}`);
+  else {
+    console.log(
+      `\nAudit runs on ${auditRun.instances} real instances (report only): every S3 request the server received during one run,\n` +
+        `the sweep in slices of ${auditRun.sliceKeys} objects beside a whole-bucket sweep every run\n`,
+    );
+    console.log(
+      ["objects", "slice requests", "slice s", "whole requests", "whole s"]
+        .map((h) => h.padStart(16))
+        .join(""),
+    );
+    for (const row of auditRun.rows)
+      console.log(
+        [row.objects, row.slice.requests, row.slice.seconds, row.whole.requests, row.whole.seconds]
+          .map((v) => String(v).padStart(16))
+          .join(""),
+      );
+    console.log(
+      `one run taking 1,000 recent changes besides its slice: ${auditRun.recent.requests} requests, ${auditRun.recent.seconds} s`,
+    );
+    const d = auditRun.detection;
+    console.log(
+      `\nDetection: a file listed by an instance mounted with s3fs's default cache options grows in S3;\n` +
+        `the canary names the instance ${d.canarySeconds} s after the overwrite (one run, started at once);\n` +
+        `the sweep alone names the file after ${d.sweepRuns} runs (${d.sweepSeconds} s of runs, plus ${d.sweepRuns} schedule periods).`,
+    );
+  }
+
   const wallSeconds = Math.round((performance.now() - wallStart) / 10) / 100;
   console.log(`\n(real time for the whole bench: ${wallSeconds} s)`);
   console.log(
@@ -121,6 +152,7 @@ async function main() {
       localScale: scale,
       usersPropagation: users,
       auditDiff: audit,
+      auditRun,
       wallSeconds,
     }),
   );
