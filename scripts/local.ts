@@ -67,8 +67,8 @@ Commands: scale N · kill INSTANCE-ID|N · stale N · audit · status · quit (o
   stale N: instance N mounts its bucket again with s3fs's default cache options (stale listings,
   truncated downloads): the audit, every ${AUDIT_EVERY_MS / 1000} s in repair mode, catches it, takes it out of DNS and repairs it.
 Change an object behind the fleet's back (straight into the bucket, as another S3 client would):
-  printf 'changed at %s, and longer than before\n' "$(date)" | curl -sS -X PUT --data-binary @- \
-    --aws-sigv4 aws:amz:${fleet.world.region}:s3 --user ${localS3Credentials.accessKeyId}:${localS3Credentials.secretAccessKey} \
+  printf 'changed at %s, and longer than before\\n' "$(date)" | curl -sS -X PUT --data-binary @- \\
+    -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' --aws-sigv4 aws:amz:${fleet.world.region}:s3 --user ${localS3Credentials.accessKeyId}:${localS3Credentials.secretAccessKey} \\
     ${fleet.world.s3.endpoint}/${fleet.world.bucket}/public/README.txt
 From another terminal, the operator CLI works on this fleet:
   npx ftpfleet status
