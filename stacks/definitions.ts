@@ -109,18 +109,7 @@ export function controlPlanePermissions(config: FleetConfig, scope: PermissionSc
     },
     // Launch and readiness tags, on the group's instances only: set by the lifecycle function,
     // removed by every sync (the reconcile's too) once an instance no longer needs them.
-    ...(["ec2:CreateTags", "ec2:DeleteTags"] as const).map((action) => ({
-      actions: [action],
-      resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
-      conditions: [
-        {
-          test: "StringEquals",
-          variable: "aws:ResourceTag/aws:autoscaling:groupName",
-          values: [config.asgName],
-        },
-        { test: "ForAllValues:StringEquals", variable: "aws:TagKeys", values: [LAUNCH_TAG, READY_TAG] },
-      ],
-    })),
+    ...tagGroupInstances(config, scope, [LAUNCH_TAG, READY_TAG]),
     { actions: ["sqs:SendMessage"], resources: [scope.queueArn] },
     ...(config.bucket ? commandPermissions(config, scope) : []),
   ];
@@ -173,22 +162,7 @@ export function auditPermissions(
   const group = `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${config.asgName}`;
   return [
     ...reconcilePermissions(config, { ...scope, queueArn: "" }),
-    ...(["ec2:CreateTags", "ec2:DeleteTags"] as const).map((action) => ({
-      actions: [action],
-      resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
-      conditions: [
-        {
-          test: "StringEquals",
-          variable: "aws:ResourceTag/aws:autoscaling:groupName",
-          values: [config.asgName],
-        },
-        {
-          test: "ForAllValues:StringEquals",
-          variable: "aws:TagKeys",
-          values: [ROTATION_TAG, FAILED_REPAIRS_TAG],
-        },
-      ],
-    })),
+    ...tagGroupInstances(config, scope, [ROTATION_TAG, FAILED_REPAIRS_TAG]),
     { actions: ["autoscaling:SetInstanceHealth"], resources: [group] },
     {
       actions: ["ssm:SendCommand"],
@@ -361,6 +335,26 @@ function conditionBlock(conditions: NonNullable<Permission["conditions"]>) {
   const block: Record<string, Record<string, string[]>> = {};
   for (const c of conditions) block[c.test] = { ...block[c.test], [c.variable]: c.values };
   return block;
+}
+
+/** Create and delete these tags (and no other), on the group's instances only. */
+function tagGroupInstances(
+  config: FleetConfig,
+  { partition, region, account }: Pick<PermissionScope, "partition" | "region" | "account">,
+  keys: string[],
+): Permission[] {
+  return (["ec2:CreateTags", "ec2:DeleteTags"] as const).map((action) => ({
+    actions: [action],
+    resources: [`arn:${partition}:ec2:${region}:${account}:instance/*`],
+    conditions: [
+      {
+        test: "StringEquals",
+        variable: "aws:ResourceTag/aws:autoscaling:groupName",
+        values: [config.asgName],
+      },
+      { test: "ForAllValues:StringEquals", variable: "aws:TagKeys", values: keys },
+    ],
+  }));
 }
 
 /** SendCommand reaches an instance only if it carries the group's tag: the fleet's own instances. */

@@ -52,3 +52,22 @@ export function parseOrThrow<S extends z.ZodType>(
   const issues = result.error.issues.map((issue) => `${describePath(issue.path)}: ${issue.message}`);
   throw new InvalidInputError(what, issues, { cause: result.error });
 }
+
+/** Parses a JSON object someone else wrote (the bucket is input too): the data, or the first
+ * problem named (`field: what is wrong`), never thrown. */
+export function parseJsonOrProblem<S extends z.ZodType>(
+  schema: S,
+  body: string,
+  what: string,
+): z.output<S> | { problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { problem: `the ${what} is not JSON` };
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  return { problem: `${issue?.path.join(".") || what}: ${issue?.message ?? "invalid"}` };
+}

@@ -2,6 +2,7 @@
 // Both travel as objects under .ftpfleet/audit/runs/<run>/<phase>/: an answer is input to the control
 // plane like any object of the bucket, so it is parsed, never trusted.
 import { z } from "zod";
+import { parseJsonOrProblem } from "../errors";
 import { RESERVED_PREFIX } from "../users/manifest";
 import type { InstanceEntry } from "./diff";
 
@@ -96,21 +97,11 @@ export function parseProbeAnswer(
   body: string,
   expected: { instanceId: string; runId: string },
 ): ProbeAnswer | { problem: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { problem: "the answer is not JSON" };
-  }
-  const result = probeAnswerSchema.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    return { problem: `${issue?.path.join(".") || "answer"}: ${issue?.message ?? "invalid"}` };
-  }
-  if (result.data.instanceId !== expected.instanceId)
-    return { problem: `instanceId: is ${result.data.instanceId}` };
-  if (result.data.runId !== expected.runId) return { problem: `runId: is ${result.data.runId}` };
-  return result.data;
+  const answer = parseJsonOrProblem(probeAnswerSchema, body, "answer");
+  if ("problem" in answer) return answer;
+  if (answer.instanceId !== expected.instanceId) return { problem: `instanceId: is ${answer.instanceId}` };
+  if (answer.runId !== expected.runId) return { problem: `runId: is ${answer.runId}` };
+  return answer;
 }
 
 /** The probe's sweep entries as the diff engine takes them. */

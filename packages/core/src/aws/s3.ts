@@ -9,7 +9,7 @@ import {
 import { z } from "zod";
 import type { S3ListedObject } from "../audit/diff";
 import { forEachConcurrently } from "../batching";
-import { InvalidInputError, ManifestChangedError } from "../errors";
+import { InvalidInputError, ManifestChangedError, parseJsonOrProblem } from "../errors";
 import type { AppliedReport, AuditBucket, Clock, UsersStore } from "../ports";
 import { retry } from "../retry";
 import { APPLIED_PREFIX, parseUsersManifest, USERS_MANIFEST_KEY } from "../users/manifest";
@@ -95,19 +95,10 @@ const lostRace = new Set(["PreconditionFailed", "ConditionalRequestConflict", "N
 
 /** The bucket is input too: a report that is not what apply-users.sh writes is named, not trusted. */
 function appliedReport(body: string, instanceId: string): AppliedReport | { problem: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { problem: "the report is not JSON" };
-  }
-  const result = appliedReportSchema.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    return { problem: `${issue?.path.join(".") || "report"}: ${issue?.message ?? "invalid"}` };
-  }
-  if (result.data.instanceId !== instanceId) return { problem: `instanceId: is ${result.data.instanceId}` };
-  return result.data;
+  const report = parseJsonOrProblem(appliedReportSchema, body, "report");
+  if ("problem" in report) return report;
+  if (report.instanceId !== instanceId) return { problem: `instanceId: is ${report.instanceId}` };
+  return report;
 }
 
 /** The bucket as the cache-consistency audit reads and writes it. Listings page with StartAfter

@@ -5,6 +5,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { z } from "zod";
+import { parseJsonOrProblem } from "../errors";
 import type { Clock, DeferredQueue, Logger, RecentChanges } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
@@ -74,17 +75,16 @@ export function sqsRecentChanges(
         received += messages.length;
         for (const message of messages) {
           const handle = message.ReceiptHandle ?? "";
-          const parsed = objectEventSchema.safeParse(safeJson(message.Body ?? ""));
-          if (!parsed.success) {
-            const issue = parsed.error.issues[0];
+          const parsed = parseJsonOrProblem(objectEventSchema, message.Body ?? "", "message");
+          if ("problem" in parsed) {
             log.warn("audit.recent-change-invalid", {
               messageId: message.MessageId,
-              problem: `${issue?.path.join(".") || "body"}: ${issue?.message ?? "invalid"}`,
+              problem: parsed.problem,
             });
             handles.push(handle);
             continue;
           }
-          const key = parsed.data.detail.object.key;
+          const key = parsed.detail.object.key;
           byKey.set(key, [...(byKey.get(key) ?? []), handle]);
         }
       }
@@ -102,12 +102,4 @@ export function sqsRecentChanges(
       };
     },
   };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
