@@ -136,6 +136,9 @@ def sweep(spec):
         try:
             with os.scandir(fs_path(prefix.decode("utf-8", "surrogateescape"))) as it:
                 listed = list(it)
+        except FileNotFoundError:
+            # Deleted since its parent was listed: what a client sees now, not a fault.
+            return True
         except OSError as error:
             errors.append({"key": prefix.decode("utf-8", "surrogateescape"), "error": error_text(error)})
             return True
@@ -143,6 +146,8 @@ def sweep(spec):
         for entry in listed:
             try:
                 st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted between the listing and the stat
             except OSError as error:
                 errors.append({"key": (prefix + os.fsencode(entry.name)).decode("utf-8", "surrogateescape"),
                                "error": error_text(error)})
