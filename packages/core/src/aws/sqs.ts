@@ -5,6 +5,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { z } from "zod";
+import { chunks } from "../batching";
 import { parseJsonOrProblem } from "../errors";
 import type { Clock, DeferredQueue, Logger, RecentChanges } from "../ports";
 import { retry } from "../retry";
@@ -92,10 +93,8 @@ export function sqsRecentChanges(
         keys: [...byKey.keys()],
         async done(kept) {
           const acknowledged = [...handles, ...[...byKey].flatMap(([key, h]) => (kept?.has(key) ? [] : h))];
-          for (let i = 0; i < acknowledged.length; i += 10) {
-            const Entries = acknowledged
-              .slice(i, i + 10)
-              .map((ReceiptHandle, n) => ({ Id: String(n), ReceiptHandle }));
+          for (const batch of chunks(acknowledged, 10)) {
+            const Entries = batch.map((ReceiptHandle, n) => ({ Id: String(n), ReceiptHandle }));
             await call(() => client.send(new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries })));
           }
         },

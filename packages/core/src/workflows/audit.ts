@@ -37,6 +37,7 @@ import {
   requestKey,
   type StatAnswer,
 } from "../audit/probe";
+import { chunks, forEachConcurrently } from "../batching";
 import { until } from "../clock";
 import { documentName } from "../config";
 import { isTerminal } from "../events/ssm";
@@ -150,6 +151,9 @@ export type AuditPorts = Pick<Ports, "config" | "log" | "clock" | "group" | "ins
   recent?: RecentChanges | undefined;
   dns: Pick<DnsSync, "sync">;
 };
+
+/** HeadObject requests in flight at once (S3 takes thousands per second per prefix). */
+const HEAD_CONCURRENCY = 10;
 
 /** s3fs with the safe options caches a stat for 1 s; the kernel caches nothing. */
 const CANARY_SETTLE_MS = 1_500;
@@ -422,16 +426,14 @@ async function judgeInstances(
   const candidate = (instanceId: string, key: string) =>
     candidates.set(instanceId, (candidates.get(instanceId) ?? new Set()).add(key));
   if (recentKeys.length > 0) {
-    const heads = new Map<string, S3Side>();
-    for (const key of recentKeys) heads.set(key, await s3Side(bucket, key));
+    const heads = await s3Sides(bucket, recentKeys);
     const recentFrom = listedAt - (listedAt - lookStarted + settings.settleExtraMs);
     for (const [instanceId, answer] of look.answers) {
       if ("problem" in answer) continue;
       for (const stat of answer.stat ?? []) {
         const s3 = heads.get(stat.key);
         if (isRecent(s3, stat, recentFrom)) judged.recentInFlight.add(stat.key);
-        else if (secondLook(s3, stat, { recentFrom, hashMaxBytes: settings.hashMaxBytes }))
-          candidate(instanceId, stat.key);
+        else if (secondLook(s3, stat, { recentFrom })) candidate(instanceId, stat.key);
       }
     }
   }
@@ -470,8 +472,7 @@ async function judgeInstances(
   if (candidates.size > 0) {
     const keys = [...new Set([...candidates.values()].flatMap((own) => [...own]))].sort(compareKeys);
     const confirmStarted = clock.now();
-    const heads = new Map<string, S3Side>();
-    for (const key of keys) heads.set(key, await s3Side(bucket, key));
+    const heads = await s3Sides(bucket, keys);
     const second = await probe(ports, settings, runId, `${round}confirm`, [...candidates.keys()], {
       stat: keys,
       hashMaxBytes: settings.hashMaxBytes,
@@ -490,10 +491,7 @@ async function judgeInstances(
       const stats = new Map((answer.stat ?? []).map((s) => [s.key, s]));
       let dropped = 0;
       for (const key of own) {
-        const verdict = secondLook(heads.get(key), stats.get(key), {
-          recentFrom: now - settle,
-          hashMaxBytes: settings.hashMaxBytes,
-        });
+        const verdict = secondLook(heads.get(key), stats.get(key), { recentFrom: now - settle });
         if (verdict) add(instanceId, { kind: verdict.kind, key, detail: verdict.detail });
         else dropped++;
       }
@@ -560,10 +558,10 @@ async function probe(
   const document = documentName(config, "audit-probe");
   const pending = new Map<string, string>();
   // SendCommand takes at most 50 instance ids.
-  for (let i = 0; i < instanceIds.length; i += 50) {
+  for (const batch of chunks(instanceIds, 50)) {
     const { sent, refused } = await commands.send(
       document,
-      instanceIds.slice(i, i + 50),
+      batch,
       { RequestKey: key },
       {
         outputBucket: config.outputBucket,
@@ -574,27 +572,27 @@ async function probe(
     for (const [instanceId, commandId] of sent) pending.set(instanceId, commandId);
     look.unreached.push(...refused);
   }
-  const finished = new Map<string, { status: string; detail: string }>();
+  // One listing per command a poll (not one call per instance): SSM's read APIs are rate-limited.
+  const finished = new Map<string, string>();
   await until(
     clock,
     async () => {
-      for (const [instanceId, commandId] of pending) {
-        if (finished.has(instanceId)) continue;
-        const view = await commands.invocation(commandId, instanceId);
-        if (isTerminal(view.status)) {
-          const detail = [view.failedStep, view.stderrHead.split("\n")[0], view.outputUrl]
-            .filter(Boolean)
-            .join(": ");
-          finished.set(instanceId, { status: view.status, detail });
+      for (const commandId of new Set(pending.values())) {
+        for (const { instanceId, status } of (await commands.progress(commandId)).invocations) {
+          if (pending.get(instanceId) === commandId && isTerminal(status)) finished.set(instanceId, status);
         }
       }
       return finished.size === pending.size;
     },
     { stepMs: settings.pollMs, limitMs: settings.probeTimeoutMs, what: `audit probe ${phase}` },
   );
-  for (const [instanceId, { status, detail }] of finished) {
+  for (const [instanceId, status] of finished) {
     if (status !== "Success") {
-      look.answers.set(instanceId, { problem: `probe ${status}${detail ? ` (${detail})` : ""}` });
+      const view = await commands.invocation(pending.get(instanceId) ?? "", instanceId);
+      const detail = [view.failedStep, view.stderrHead.split("\n")[0], view.outputUrl]
+        .filter(Boolean)
+        .join(": ");
+      look.answers.set(instanceId, { problem: `probe ${view.status}${detail ? ` (${detail})` : ""}` });
       continue;
     }
     const body = await bucket.getText(answerKey(runId, phase, instanceId));
@@ -612,6 +610,15 @@ async function probe(
 
 /** What S3 says of one key on the second look. */
 type S3Side = { shows: "file"; head: ObjectHead } | { shows: "dir"; since?: number } | { shows: "nothing" };
+
+/** What S3 says of each key, a few requests at a time. */
+async function s3Sides(bucket: AuditBucket, keys: readonly string[]): Promise<Map<string, S3Side>> {
+  const sides = new Map<string, S3Side>();
+  await forEachConcurrently(keys, HEAD_CONCURRENCY, async (key) => {
+    sides.set(key, await s3Side(bucket, key));
+  });
+  return sides;
+}
 
 async function s3Side(bucket: AuditBucket, key: string): Promise<S3Side> {
   if (!key.endsWith("/")) {
@@ -636,14 +643,12 @@ function isRecent(s3: S3Side | undefined, stat: StatAnswer, recentFrom: number):
 export function secondLook(
   s3: S3Side | undefined,
   stat: StatAnswer | undefined,
-  options: { recentFrom: number; hashMaxBytes: number; mtimeToleranceMs?: number },
+  options: { recentFrom: number; mtimeToleranceMs?: number },
 ): { kind: InstanceFindingKind; detail: string } | undefined {
   if (!s3 || !stat) return undefined;
   if (stat.type === "error")
     return { kind: "unreadable", detail: `stat through the mount: ${stat.error ?? "error"}` };
-  const recent = (t: number | undefined) => t !== undefined && t >= options.recentFrom;
-  if (s3.shows === "file" && (recent(s3.head.lastModified) || recent(s3.head.mtime))) return undefined;
-  if (recent(stat.mtime)) return undefined;
+  if (isRecent(s3, stat, options.recentFrom)) return undefined;
   const shown = stat.type === "link" || stat.type === "other" ? "file" : stat.type;
   if (s3.shows === "nothing") {
     return shown === "nothing"
