@@ -6,7 +6,9 @@ import { join } from "node:path";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -264,15 +266,104 @@ describe("conditional writes on the local S3 server (If-None-Match: *, If-Match:
     await sleep(100);
     running.destroy();
     await sleep(100);
-    // s3rver writes in place, so the running upload left its partial body behind; the queued
-    // one's client left before its turn, so its write never started (it would empty the object).
-    expect(await content("abandoned.txt")).toBe("running");
+    // As on S3, neither stored anything: the running upload's partial body never became the object.
+    await expect(content("abandoned.txt")).rejects.toMatchObject(refused(404, "NoSuchKey"));
     let timer: NodeJS.Timeout | undefined;
     const locked = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error("the key stayed locked")), 5000);
     });
     await Promise.race([put("abandoned.txt", "complete"), locked]).finally(() => clearTimeout(timer));
     expect(await content("abandoned.txt")).toBe("complete");
+  });
+});
+
+describe("objects replaced atomically on the local S3 server (readers see the old or the new one, whole)", () => {
+  let dir: string;
+  let server: LocalS3Server;
+  let s3: S3Client;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "ftpfleet-s3-atomic-"));
+    server = await startLocalS3({ address: "127.0.0.1", directory: dir, buckets: ["a"] });
+    s3 = client(server.endpoint);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const md5 = (text: string) => `"${createHash("md5").update(text).digest("hex")}"`;
+  const put = (Key: string, Body: string) => s3.send(new PutObjectCommand({ Bucket: "a", Key, Body }));
+  const get = async (Key: string) => {
+    const got = await s3.send(new GetObjectCommand({ Bucket: "a", Key }));
+    return { body: (await got.Body?.transformToString()) ?? "", etag: got.ETag };
+  };
+
+  it("while a PUT's body is still arriving, GET, HEAD and LIST show the old object whole", async () => {
+    const old = "old content, longer than what is written so far";
+    await put("growing.txt", old);
+    const replacement = `${"n".repeat(50_000)}end`;
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const opened = connect(server.port, "127.0.0.1", () => resolve(opened));
+      opened.on("error", reject);
+    });
+    const answered = new Promise<string>((resolve) => {
+      let text = "";
+      socket.on("data", (chunk) => {
+        text += chunk.toString();
+        if (text.includes("\r\n\r\n")) resolve(text);
+      });
+    });
+    socket.write(
+      `PUT /a/growing.txt HTTP/1.1\r\nHost: local\r\nContent-Length: ${replacement.length}\r\n\r\n${replacement.slice(0, 10)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await get("growing.txt")).toEqual({ body: old, etag: md5(old) });
+    const head = await s3.send(new HeadObjectCommand({ Bucket: "a", Key: "growing.txt" }));
+    expect([head.ContentLength, head.ETag]).toEqual([old.length, md5(old)]);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: "a", Prefix: "growing" }));
+    expect(listed.Contents?.map((o) => [o.Key, o.Size])).toEqual([["growing.txt", old.length]]);
+    socket.write(replacement.slice(10));
+    expect(await answered).toMatch(/^HTTP\/1\.1 200/);
+    socket.destroy();
+    expect(await get("growing.txt")).toEqual({ body: replacement, etag: md5(replacement) });
+  });
+
+  it("readers racing PUTs, copies and deletes of one key get a whole version with its own ETag or NoSuchKey", async () => {
+    const versions = ["short", "x".repeat(300_000), "y".repeat(20_000)];
+    await put("source-long.txt", versions[1] ?? "");
+    let writing = true;
+    const writer = (async () => {
+      for (let round = 0; round < 15; round += 1) {
+        await put("raced.txt", versions[round % 3] ?? "");
+        await s3.send(
+          new CopyObjectCommand({ Bucket: "a", Key: "raced.txt", CopySource: "a/source-long.txt" }),
+        );
+        if (round % 5 === 4) await s3.send(new DeleteObjectCommand({ Bucket: "a", Key: "raced.txt" }));
+      }
+    })().finally(() => {
+      writing = false;
+    });
+    const seen: string[] = [];
+    const reader = async () => {
+      while (writing) {
+        const read = await get("raced.txt").catch((error: { name?: string }) => {
+          if (error.name === "NoSuchKey") return undefined;
+          throw error;
+        });
+        if (read === undefined) continue;
+        expect(versions).toContain(read.body);
+        expect(read.etag).toBe(md5(read.body));
+        seen.push(read.body);
+      }
+    };
+    await Promise.all([writer, reader(), reader(), reader()]);
+    // The race was run: readers saw more than one version.
+    expect(new Set(seen).size).toBeGreaterThan(1);
+    // No staged file is left beside the objects.
+    const files = await readdir(join(dir, "a"));
+    expect(files.filter((file) => file.includes("staged"))).toEqual([]);
   });
 });
 

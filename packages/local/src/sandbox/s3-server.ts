@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, readdirSync } from "node:fs";
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { S3Client } from "@aws-sdk/client-s3";
 import S3rver from "s3rver";
 import S3Error from "s3rver/lib/models/error.js";
 import S3Object from "s3rver/lib/models/object.js";
+import { atomicObjects, type CommitObject } from "./s3-atomic";
 
 type Context = S3rver.Context;
 type Middleware = S3rver.Middleware;
@@ -100,12 +101,13 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3Serv
     configureBuckets: options.buckets.map((name) => ({ name })),
   });
   repairDelimiterListing(server.store);
+  const commit = atomicObjects(server.store);
   // Koa composes its middleware when it starts listening: these run before s3rver's router.
   server.middleware.unshift(uploadPartCopy(server.store));
   server.middleware.unshift(abortMultipartUpload(server.store));
   server.middleware.unshift(listMultipartUploads(server.store));
   server.middleware.unshift(listObjectsV2(server.store));
-  server.middleware.unshift(completeMultipartUpload(server.store));
+  server.middleware.unshift(completeMultipartUpload(server.store, commit));
   // First: completions and aborts run inside the key's lock, after its conditions.
   server.middleware.unshift(conditionalWrites(server.store));
   const observe = options.onRequest;
@@ -227,13 +229,13 @@ function uploadPartCopy(store: S3rver["store"]): Middleware {
  * ignores the listed ETags and sorts the list. s3rver's controller still authenticates, parses the
  * part list and answers; only its store's assembly is replaced, per request, so it knows the key.
  */
-function completeMultipartUpload(store: S3rver["store"]): Middleware {
+function completeMultipartUpload(store: S3rver["store"], commit: CommitObject): Middleware {
   return async (ctx, next) => {
     const target = keyWrite(ctx);
     if (ctx.method !== "POST" || !("uploadId" in ctx.query) || target === undefined) return next();
     const own: S3rver["store"] = Object.create(store);
     own.putObjectMultipart = (bucket, uploadId, parts) =>
-      assemble(store, bucket, target.key, uploadId, parts);
+      assemble(store, commit, bucket, target.key, uploadId, parts);
     ctx.store = own;
     return next();
   };
@@ -243,6 +245,7 @@ const minPartSize = 5 * 1024 * 1024;
 
 async function assemble(
   store: S3rver["store"],
+  commit: CommitObject,
   bucket: string,
   key: string,
   uploadId: string,
@@ -288,12 +291,8 @@ async function assemble(
   // S3's multipart ETag: the md5 of the parts' binary md5s, then "-" and the number of parts.
   const digests = Buffer.concat(files.map((file) => Buffer.from(file.md5, "hex")));
   const etag = `${createHash("md5").update(digests).digest("hex")}-${files.length}`;
-  const objectPath = store.getResourcePath(bucket, key, "object");
-  await mkdir(dirname(objectPath), { recursive: true });
-  // Metadata and ETag first: s3rver hashes (and stores the md5 of) any object found without its
-  // .md5 file, so a listing racing a completion could otherwise fix a plain md5 as the new ETag.
-  await store.putMetadata(bucket, key, metadata, etag);
-  await rename(assembled, objectPath);
+  await mkdir(dirname(store.getResourcePath(bucket, key, "object")), { recursive: true });
+  await commit(bucket, key, assembled, metadata, etag);
   await rm(dir, { recursive: true, force: true });
   return { size: files.reduce((sum, file) => sum + file.size, 0), md5: etag };
 }

@@ -46,7 +46,22 @@ declare module "s3rver" {
         bucket: string,
         key: string,
         range?: { start: number; end: number },
-      ): Promise<{ content: NodeJS.ReadableStream } | null>;
+      ): Promise<{ content: NodeJS.ReadableStream; metadata: Record<string, unknown> } | null>;
+      putObject(object: {
+        bucket: string;
+        key: string;
+        content: NodeJS.ReadableStream | Buffer;
+        metadata: Record<string, unknown>;
+      }): Promise<{ size: number; md5: string }>;
+      /** Returns the destination's metadata; `replacementMetadata` null keeps the source's. */
+      copyObject(
+        srcBucket: string,
+        srcKey: string,
+        destBucket: string,
+        destKey: string,
+        replacementMetadata: Record<string, unknown> | null,
+      ): Promise<Record<string, unknown>>;
+      deleteObject(bucket: string, key: string): Promise<void>;
       /** The path of an object's file ("object", "object.md5", "metadata.json"), or with no key a bucket's ("uploads"). */
       getResourcePath(bucket: string, key: string | undefined, resource: string): string;
       /** Writes metadata.json (the allowed headers and x-amz-meta-*) and, if given, object.md5 (the unquoted ETag). */
