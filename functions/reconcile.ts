@@ -1,5 +1,5 @@
 import type { ControlPlane } from "@ftpfleet/core";
-import { describeChanges, parseReconcileRequest, reconcileFleet } from "@ftpfleet/core";
+import { parseReconcileRequest, reconcileFleet } from "@ftpfleet/core";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { invocationLogging } from "./middleware";
@@ -9,6 +9,8 @@ export interface ReconcileResult {
   dryRun: boolean;
   serving: number;
   plan: string[];
+  /** Instances whose deep health check kept failing: the group was told to replace them. */
+  replaced: string[];
 }
 
 /** Scheduled (and operator-invoked, `{"dryRun": true}`): make DNS match the group. */
@@ -18,13 +20,8 @@ export function createReconcileHandler(cp: () => ControlPlane) {
     .handler(async (event) => {
       const { dryRun } = parseReconcileRequest(event);
       const plane = cp();
-      const report = await reconcileFleet(plane, { dryRun });
-      const owner = { ownerId: plane.config.ownerId, recordName: plane.config.recordName };
-      return {
-        dryRun,
-        serving: report.membership.serving.length,
-        plan: describeChanges(report.changes, owner),
-      };
+      const { report, replaced } = await reconcileFleet(plane, { dryRun });
+      return { dryRun, serving: report.membership.serving.length, plan: report.plan, replaced };
     });
 }
 

@@ -114,7 +114,9 @@ describe("loadFleetConfig", () => {
     ["FTPFLEET_RECORD_TTL", "3600"],
     ["FTPFLEET_RECORD_WEIGHT", "256"],
     ["FTPFLEET_ADDRESS", "ipv6"],
-    ["FTPFLEET_HEALTH_CHECK_ID", "abc"],
+    ["FTPFLEET_HEALTH_CHECKS", "on"],
+    ["FTPFLEET_HEALTH_PORT", "80"],
+    ["FTPFLEET_HEALTH_REPLACE_SECONDS", "5"],
     ["FTPFLEET_OWNER_ID", "Has Spaces"],
     ["FTPFLEET_TLS_MODE", "on"],
     ["FTPFLEET_MAX_CLIENTS", "0"],
@@ -131,6 +133,29 @@ describe("loadFleetConfig", () => {
     // LOG_LEVEL is the functions' own setting; the stack's fleet configuration does not read it.
     if (name.startsWith("FTPFLEET_")) expect(() => loadFleetConfig(env)).toThrow(new RegExp(name));
     expect(() => loadFunctionConfig(env)).toThrow(new RegExp(`${name}: `));
+  });
+
+  it("puts a deep health check on every record of a provisioned fleet, and refuses one Route53 cannot run", () => {
+    const withBucket = { ...testEnv, FTPFLEET_BUCKET: "fleet-bucket", FTPFLEET_BUCKET_REGION: "eu-west-1" };
+    expect(loadFleetConfig(withBucket)).toMatchObject({
+      healthChecks: "deep",
+      healthPort: 8021,
+      healthReplaceSeconds: 120,
+    });
+    const withoutBucket = testEnv;
+    expect(loadFleetConfig(withoutBucket).healthChecks).toBe("off");
+    expect(() => loadFleetConfig({ ...withoutBucket, FTPFLEET_HEALTH_CHECKS: "deep" })).toThrow(
+      /FTPFLEET_HEALTH_CHECKS: deep health checks need a bucket/,
+    );
+    expect(() => loadFleetConfig({ ...withBucket, FTPFLEET_ADDRESS: "private" })).toThrow(
+      /FTPFLEET_HEALTH_CHECKS: deep health checks need public addresses/,
+    );
+    expect(
+      loadFleetConfig({ ...withBucket, FTPFLEET_ADDRESS: "private", FTPFLEET_HEALTH_CHECKS: "off" }),
+    ).toMatchObject({
+      address: "private",
+      healthChecks: "off",
+    });
   });
 
   it("refuses a drain shorter than the TTL", () => {

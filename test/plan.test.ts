@@ -91,10 +91,16 @@ describe("planRecordChanges", () => {
 
   it("updates a record whose address, weight, TTL or health check changed", () => {
     const live = desiredRecords(serving(1), settings).map(asSet);
-    const moved = desiredRecords([{ instanceId: "i-00000000000000000", address: "198.18.9.9" }], {
-      ...settings,
-      healthCheckId: "11111111-2222-4333-8444-555555555555",
-    });
+    const moved = desiredRecords(
+      [
+        {
+          instanceId: "i-00000000000000000",
+          address: "198.18.9.9",
+          healthCheckId: "11111111-2222-4333-8444-555555555555",
+        },
+      ],
+      settings,
+    );
     const changes = planRecordChanges({ current: live, desired: moved, owner });
     expect(changes.update).toHaveLength(1);
     expect(changes.update[0]?.from.values).toEqual(["198.18.0.1"]);

@@ -3,7 +3,13 @@ import {
   ChangeResourceRecordSetsCommand,
   PriorRequestNotComplete,
 } from "@aws-sdk/client-route-53";
-import { desiredRecords, memoryLogger, normalizeName, route53RecordStore } from "@ftpfleet/core";
+import {
+  desiredRecords,
+  memoryLogger,
+  normalizeName,
+  route53RecordStore,
+  type ServingInstance,
+} from "@ftpfleet/core";
 import { ROUTE53_RATE, SimulatedClock, SimulatedRoute53 } from "@ftpfleet/simulated-aws";
 import { describe, expect, it } from "vitest";
 
@@ -281,14 +287,27 @@ describe("route53RecordStore applying and reading", () => {
     expect(report).toEqual({ applied: 0, alreadyGone: 0, failed: [] });
   });
 
-  it("creates records with the configured health check", async () => {
+  it("creates records with their instance's health check, and refuses one that does not exist", async () => {
     const { store, clock, route53 } = setup(undefined);
-    const records = desiredRecords(serving(1), { ...settings, healthCheckId: "hc-1" });
+    const { HealthCheck } = route53.healthChecks.create({
+      CallerReference: "test-1",
+      HealthCheckConfig: { Type: "HTTP", IPAddress: "198.18.0.1", Port: 8021, ResourcePath: "/health" },
+    });
+    const id = HealthCheck?.Id ?? "";
+    const [instance] = serving(1);
+    const records = desiredRecords([{ ...(instance as ServingInstance), healthCheckId: id }], settings);
     await clock.run(store.apply({ create: records, update: [], delete: [], notPlaced: [] }));
-    expect(route53.records(zone).map((r) => r.HealthCheckId)).toEqual(["hc-1"]);
+    expect(route53.records(zone).map((r) => r.HealthCheckId)).toEqual([id]);
     expect(await clock.run(store.listAt("ftp.example.com."))).toEqual([
-      expect.objectContaining({ healthCheckId: "hc-1" }),
+      expect.objectContaining({ healthCheckId: id }),
     ]);
+    const missing = desiredRecords(
+      [{ instanceId: "i-2", address: "198.18.0.2", healthCheckId: "nope" }],
+      settings,
+    );
+    await expect(
+      clock.run(store.apply({ create: missing, update: [], delete: [], notPlaced: [] })),
+    ).rejects.toMatchObject({ name: "NoSuchHealthCheck" });
   });
 
   it("lets an error other than a refused batch reach the caller", async () => {

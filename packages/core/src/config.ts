@@ -35,7 +35,14 @@ export const fleetConfigSchema = z
     /** Short, so that clients follow scale-in quickly (passive FTP: clients must follow scale-in within a minute). */
     recordTtl: z.coerce.number().int().min(0).max(300).default(60),
     recordWeight: z.coerce.number().int().min(0).max(255).default(1),
-    healthCheckId: z.guid().optional(),
+    /** deep: a Route53 health check per instance on its deep health endpoint (the provision document
+     * installs it), attached to its record, so a broken mount leaves DNS within 30 s and a lasting
+     * failure gets the instance replaced. Default: deep with a bucket, off without one. */
+    healthChecks: z.enum(["deep", "off"]).optional(),
+    /** The deep health endpoint's port on every instance (HTTP GET /health). */
+    healthPort: z.coerce.number().int().min(1024).max(65535).default(8021),
+    /** How long Route53 must find an instance failing before the group is told to replace it. */
+    healthReplaceSeconds: z.coerce.number().int().min(30).max(3600).default(120),
     address: z.enum(["public", "private"]).default("public"),
     /** Time between leaving DNS and letting the instance terminate; at least the TTL. */
     drainSeconds: z.coerce.number().int().min(0).max(7200).optional(),
@@ -108,7 +115,19 @@ export const fleetConfigSchema = z
       )
       .default("rate(15 minutes)"),
   })
-  .transform((config) => ({ ...config, drainSeconds: config.drainSeconds ?? config.recordTtl + 30 }))
+  .transform((config) => ({
+    ...config,
+    drainSeconds: config.drainSeconds ?? config.recordTtl + 30,
+    healthChecks: config.healthChecks ?? (config.bucket ? "deep" : "off"),
+  }))
+  .refine((config) => config.healthChecks === "off" || config.bucket, {
+    message: "deep health checks need a bucket: the provision document installs the health endpoint",
+    path: ["healthChecks"],
+  })
+  .refine((config) => config.healthChecks === "off" || config.address === "public", {
+    message: "deep health checks need public addresses: Route53's checkers cannot reach private ones",
+    path: ["healthChecks"],
+  })
   .refine((config) => config.drainSeconds >= config.recordTtl, {
     message: "drainSeconds must be at least recordTtl, or clients still resolve a leaving instance",
     path: ["drainSeconds"],
@@ -140,7 +159,9 @@ const envNames = {
   recordName: "FTPFLEET_RECORD_NAME",
   recordTtl: "FTPFLEET_RECORD_TTL",
   recordWeight: "FTPFLEET_RECORD_WEIGHT",
-  healthCheckId: "FTPFLEET_HEALTH_CHECK_ID",
+  healthChecks: "FTPFLEET_HEALTH_CHECKS",
+  healthPort: "FTPFLEET_HEALTH_PORT",
+  healthReplaceSeconds: "FTPFLEET_HEALTH_REPLACE_SECONDS",
   address: "FTPFLEET_ADDRESS",
   drainSeconds: "FTPFLEET_DRAIN_SECONDS",
   bucket: "FTPFLEET_BUCKET",

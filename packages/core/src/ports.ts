@@ -37,6 +37,28 @@ export interface RecordStore {
   apply(changes: RecordChanges): Promise<ApplyReport>;
 }
 
+/** Route53's deep health check of one instance (HTTP GET /health on its health port). */
+export interface InstanceHealthCheck {
+  id: string;
+  instanceId: string;
+  address: string;
+  /** When it was created (ms since the epoch). */
+  createdAt: number;
+}
+
+/** Route53's verdict: healthy, failing, or not known yet (a new check, no report). */
+export type HealthVerdict = "healthy" | "failing" | "unknown";
+
+export interface HealthCheckPort {
+  /** This fleet's health checks. */
+  list(): Promise<InstanceHealthCheck[]>;
+  /** A new check of the instance at this address (a retried request gets the same check). */
+  create(instanceId: string, address: string): Promise<InstanceHealthCheck>;
+  /** "in-use": a record still refers to it (a later sync deletes it). */
+  delete(id: string): Promise<"deleted" | "in-use" | "gone">;
+  verdict(id: string): Promise<HealthVerdict>;
+}
+
 export interface ApplyReport {
   applied: number;
   /** DELETEs of records that were no longer there: the goal was already reached. */
@@ -84,6 +106,8 @@ export interface InstanceView {
   outOfRotation?: string;
   /** Audit repairs that failed in a row. */
   failedRepairs?: number;
+  /** When Route53's deep health check was first seen failing (ISO time), while it still fails. */
+  failingSince?: string;
   publicIp?: string;
   privateIp?: string;
   /** The launch the instance is being prepared for (a `LaunchRef`), if one is under way. */
@@ -103,14 +127,16 @@ export interface InstancePort {
   markReady(launches: ReadonlyMap<string, string>): Promise<void>;
   /** Removes launch and readiness: the instance is in service or left it, and needs neither. */
   forgetLaunch(instanceIds: readonly string[]): Promise<void>;
-  /** The audit's marks on one instance: out of rotation (why, or null: back in) and repairs that
-   * failed in a row (null: none). Fields left out stay as they are. */
-  markAudit(instanceId: string, marks: AuditMarks): Promise<void>;
+  /** Marks on one instance: the audit's (out of rotation, and why, or null: back in; repairs that
+   * failed in a row, null: none) and the health watch's (failing since, null: passing). Fields left
+   * out stay as they are. */
+  mark(instanceId: string, marks: InstanceMarks): Promise<void>;
 }
 
-export interface AuditMarks {
+export interface InstanceMarks {
   outOfRotation?: string | null;
   failedRepairs?: number | null;
+  failingSince?: string | null;
 }
 
 // --- SSM Run Command -----------------------------------------------------------------------------
@@ -256,6 +282,7 @@ export interface Ports {
   log: Logger;
   clock: Clock;
   records: RecordStore;
+  healthChecks: HealthCheckPort;
   group: GroupPort;
   instances: InstancePort;
   commands: CommandPort;

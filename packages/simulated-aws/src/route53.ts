@@ -1,9 +1,14 @@
 import {
   type Change,
   type ChangeResourceRecordSetsCommandInput,
+  type CreateHealthCheckCommandInput,
+  type DeleteHealthCheckCommandInput,
+  type GetHealthCheckStatusCommandInput,
   InvalidChangeBatch,
   InvalidInput,
+  type ListHealthChecksCommandInput,
   type ListResourceRecordSetsCommandInput,
+  NoSuchHealthCheck,
   NoSuchHostedZone,
   type ResourceRecordSet,
   Route53Client,
@@ -11,6 +16,7 @@ import {
 } from "@aws-sdk/client-route-53";
 import type { Clock } from "@ftpfleet/core";
 import { CallLog, Faults } from "./faults";
+import { SimulatedHealthChecks } from "./health-checks";
 import { answerFrom, offlineClientConfig } from "./sdk";
 
 export interface ThrottleSettings {
@@ -35,6 +41,8 @@ export class SimulatedRoute53 {
   /** Throttling errors returned, whether or not the caller retried them away. */
   throttled = 0;
   readonly #zones = new Map<string, { name: string; records: ResourceRecordSet[] }>();
+  /** The account's health checks, which records refer to by id. */
+  readonly healthChecks: SimulatedHealthChecks;
   #tokens: number;
   #refilledAt: number;
   #changeSeq = 0;
@@ -45,6 +53,7 @@ export class SimulatedRoute53 {
   ) {
     this.#tokens = throttle?.burst ?? 0;
     this.#refilledAt = clock.now();
+    this.healthChecks = new SimulatedHealthChecks(clock);
   }
 
   createZone(id: string, name: string): void {
@@ -69,6 +78,16 @@ export class SimulatedRoute53 {
           this.#call("ListResourceRecordSets", () => this.#list(input)),
         ChangeResourceRecordSets: (input: ChangeResourceRecordSetsCommandInput) =>
           this.#call("ChangeResourceRecordSets", () => this.#change(input)),
+        CreateHealthCheck: (input: CreateHealthCheckCommandInput) =>
+          this.#call("CreateHealthCheck", () => this.healthChecks.create(input)),
+        DeleteHealthCheck: (input: DeleteHealthCheckCommandInput) =>
+          this.#call("DeleteHealthCheck", () =>
+            this.healthChecks.delete(input.HealthCheckId, (id) => this.#referenced(id)),
+          ),
+        GetHealthCheckStatus: (input: GetHealthCheckStatusCommandInput) =>
+          this.#call("GetHealthCheckStatus", () => this.healthChecks.status(input.HealthCheckId)),
+        ListHealthChecks: (input: ListHealthChecksCommandInput) =>
+          this.#call("ListHealthChecks", () => this.healthChecks.list(input)),
       },
       this,
     );
@@ -133,6 +152,21 @@ export class SimulatedRoute53 {
     };
   }
 
+  /** The record sets of one name Route53 picks an answer from: the healthy ones of nonzero weight;
+   * failing those, the healthy ones of zero weight; when none is healthy, all of them (Route53 then
+   * answers as if every record were healthy). */
+  answerable(zoneId: string, name: string, type = "A"): ResourceRecordSet[] {
+    const sets = this.#zone(zoneId).records.filter((r) => r.Name === canonical(name) && r.Type === type);
+    const healthy = sets.filter((r) => !r.HealthCheckId || this.healthChecks.isHealthy(r.HealthCheckId));
+    const weighted = healthy.filter((r) => (r.Weight ?? 1) > 0);
+    const chosen = weighted.length > 0 ? weighted : healthy.length > 0 ? healthy : sets;
+    return structuredClone(chosen);
+  }
+
+  #referenced(id: string): boolean {
+    return [...this.#zones.values()].some((zone) => zone.records.some((r) => r.HealthCheckId === id));
+  }
+
   #change(input: ChangeResourceRecordSetsCommandInput) {
     const zone = this.#zone(input.HostedZoneId);
     const changes = input.ChangeBatch?.Changes ?? [];
@@ -147,6 +181,15 @@ export class SimulatedRoute53 {
     for (const change of changes) {
       const malformed = invalidInput(change);
       if (malformed) throw new InvalidInput({ $metadata: meta, message: `Invalid request: ${malformed}` });
+    }
+    for (const change of changes) {
+      const id = change.ResourceRecordSet?.HealthCheckId;
+      if (change.Action !== "DELETE" && id !== undefined && !this.healthChecks.has(id)) {
+        throw new NoSuchHealthCheck({
+          $metadata: { httpStatusCode: 404 },
+          message: `No health check exists with the ID ${id}`,
+        });
+      }
     }
     // All or nothing: apply to a copy, keep it only if every change is valid.
     const records = structuredClone(zone.records);

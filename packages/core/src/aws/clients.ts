@@ -7,6 +7,7 @@ import type { FleetConfig } from "../config";
 import type { Clock, Logger, Ports } from "../ports";
 import { autoScalingGroup } from "./autoscaling";
 import { ec2Instances } from "./ec2";
+import { route53HealthChecks } from "./health-checks";
 import { route53RecordStore } from "./route53";
 import { sqsDeferredQueue } from "./sqs";
 import { ssmCommands } from "./ssm";
@@ -47,6 +48,12 @@ export function portsOverAws(
     log,
     clock,
     records: route53RecordStore(clients.route53, { hostedZoneId: config.hostedZoneId, clock, log }),
+    healthChecks: route53HealthChecks(clients.route53, {
+      ownerId: config.ownerId,
+      port: config.healthPort,
+      clock,
+      log,
+    }),
     group: autoScalingGroup(clients.autoscaling, config.asgName, clock),
     instances: ec2Instances(clients.ec2, config.asgName, clock),
     commands: ssmCommands(clients.ssm, clock),

@@ -18,6 +18,8 @@ export const READY_TAG = "ftpfleet:ready";
 /** The audit's marks: why the instance is out of rotation, and how many repairs failed in a row. */
 export const ROTATION_TAG = "ftpfleet:out-of-rotation";
 export const FAILED_REPAIRS_TAG = "ftpfleet:failed-repairs";
+/** Set by the reconcile while Route53's deep health check of the instance fails. */
+export const FAILING_SINCE_TAG = "ftpfleet:failing-since";
 
 /** CreateTags and DeleteTags take up to 1,000 resources per call. */
 const MAX_TAG_RESOURCES = 1000;
@@ -50,7 +52,7 @@ export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): 
     },
     markReady: (launches) => tagEach(launches, [READY_TAG]),
     forgetLaunch: (instanceIds) => untag(instanceIds, [LAUNCH_TAG, READY_TAG]),
-    async markAudit(instanceId, marks) {
+    async mark(instanceId, marks) {
       const set: { Key: string; Value: string }[] = [];
       const remove: string[] = [];
       const mark = (key: string, value: string | number | null | undefined) => {
@@ -60,6 +62,7 @@ export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): 
       };
       mark(ROTATION_TAG, marks.outOfRotation);
       mark(FAILED_REPAIRS_TAG, marks.failedRepairs);
+      mark(FAILING_SINCE_TAG, marks.failingSince);
       if (set.length > 0)
         await call(() => client.send(new CreateTagsCommand({ Resources: [instanceId], Tags: set })));
       if (remove.length > 0) await untag([instanceId], remove);
@@ -99,6 +102,7 @@ function toView(i: Instance): InstanceView {
     ...tagValue(i, LAUNCH_TAG, "launch"),
     ...tagValue(i, READY_TAG, "readyFor"),
     ...tagValue(i, ROTATION_TAG, "outOfRotation"),
+    ...tagValue(i, FAILING_SINCE_TAG, "failingSince"),
     ...failedRepairs(i),
   };
 }

@@ -34,12 +34,13 @@ export interface ServingInstance {
    * record only when every record at the name has weight 0, so a fleet the audit wrongly flagged
    * whole keeps serving, and a single bad instance gets no new clients. */
   outOfRotation?: boolean;
+  /** Route53's deep health check of this instance, attached to its record. */
+  healthCheckId?: string;
 }
 
 export interface RecordSettings extends RecordOwner {
   recordTtl: number;
   recordWeight: number;
-  healthCheckId?: string | undefined;
 }
 
 const prefix = (ownerId: string) => `ftpfleet:${ownerId}:`;
@@ -78,7 +79,7 @@ export function desiredRecords(
     weight: instance.outOfRotation ? 0 : settings.recordWeight,
     ttl: settings.recordTtl,
     values: [instance.address],
-    ...(settings.healthCheckId ? { healthCheckId: settings.healthCheckId } : {}),
+    ...(instance.healthCheckId ? { healthCheckId: instance.healthCheckId } : {}),
   }));
 }
 

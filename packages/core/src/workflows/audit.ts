@@ -768,13 +768,13 @@ async function repairInstances(
     const { instanceId } = result;
     if (result.verdict === "clean") {
       if (result.wasOutOfRotation) {
-        await instances.markAudit(instanceId, { outOfRotation: null, failedRepairs: null });
+        await instances.mark(instanceId, { outOfRotation: null, failedRepairs: null });
         result.action = "returned";
       }
       continue;
     }
     const reason = `audit ${runId}: ${result.findings[0]?.kind ?? "findings"}`;
-    await instances.markAudit(instanceId, { outOfRotation: reason });
+    await instances.mark(instanceId, { outOfRotation: reason });
     await dns.sync();
     result.action = "taken-out";
     log.warn("audit.out-of-rotation", { runId, instanceId, reason });
@@ -830,7 +830,7 @@ async function repairInstances(
       }
     }
     if (repaired) {
-      await instances.markAudit(instanceId, { outOfRotation: null, failedRepairs: null });
+      await instances.mark(instanceId, { outOfRotation: null, failedRepairs: null });
       await dns.sync();
       result.action = "repaired";
       result.actionDetail = detail;
@@ -838,7 +838,7 @@ async function repairInstances(
       continue;
     }
     const failures = (viewOf.get(instanceId)?.failedRepairs ?? 0) + 1;
-    await instances.markAudit(instanceId, { failedRepairs: failures });
+    await instances.mark(instanceId, { failedRepairs: failures });
     result.actionDetail = `${detail} (${failures} failed repair(s) in a row)`;
     if (failures >= settings.maxFailedRepairs) {
       await ports.group.markUnhealthy(instanceId);

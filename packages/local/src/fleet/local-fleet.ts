@@ -384,6 +384,8 @@ function localConfig(world: Sandbox): FleetConfig {
     FTPFLEET_RECORD_TTL: "5",
     FTPFLEET_DRAIN_SECONDS: "20",
     FTPFLEET_ADDRESS: "private",
+    // Route53 checks only public addresses, and the namespaces have private ones.
+    FTPFLEET_HEALTH_CHECKS: "off",
     FTPFLEET_BUCKET: world.bucket,
     FTPFLEET_BUCKET_REGION: world.region,
     FTPFLEET_S3_ENDPOINT: world.s3.endpoint,
