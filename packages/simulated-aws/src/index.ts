@@ -5,6 +5,7 @@ export * from "./autoscaling";
 export * from "./clock";
 export * from "./ec2";
 export * from "./faults";
+export * from "./health-checks";
 export * from "./queue";
 export * from "./route53";
 export * from "./sdk";

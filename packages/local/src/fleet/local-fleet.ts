@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { request } from "node:http";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   type AuditPorts,
@@ -18,6 +19,7 @@ import { s3AuditBucket } from "@ftpfleet/core/s3";
 import {
   type CommandExecutor,
   type CommandStep,
+  type HealthProbe,
   RECENT_CHANGES_QUEUE_URL,
   SimulatedAws,
   type StepResult,
@@ -118,7 +120,11 @@ export class LocalFleet {
         config,
         clock: stoppableClock(),
         zoneName: LOCAL_ZONE,
-        addresses: (n) => ({ privateIp: `10.231.${world.network.id}.${n + 1}` }),
+        // As the world numbers its namespaces (netns.ts): both addresses are on the instance.
+        addresses: (n) => ({
+          privateIp: `10.231.${world.network.id}.${n + 1}`,
+          publicIp: `198.18.${world.network.id}.${n + 1}`,
+        }),
         commandExecutor: executor,
         ssm: { agentDelayMs: 1_000, registrationDelayMs: 200, deliveryDelayMs: 200 },
       });
@@ -129,17 +135,18 @@ export class LocalFleet {
         await outputs.send(new PutObjectCommand({ Bucket, Key, Body }));
       };
       const cp = controlPlane(aws.ports(options.log));
+      // Route53's checkers, for real: HTTP to each instance's deep health endpoint.
+      aws.route53.healthChecks.probe = httpProbe;
+      aws.route53.healthChecks.start();
       const dns = await startDnsResponder({
         port: options.dnsPort,
+        // What Route53 would answer from: healthy records first (see SimulatedRoute53.answerable).
         lookup: (name) =>
-          aws
-            .recordsAt(name)
-            .filter((r) => r.Type === "A")
-            .map((r) => ({
-              values: (r.ResourceRecords ?? []).map((v) => v.Value ?? ""),
-              weight: r.Weight ?? 0,
-              ttl: r.TTL ?? 0,
-            })),
+          aws.route53.answerable(config.hostedZoneId, name).map((r) => ({
+            values: (r.ResourceRecords ?? []).map((v) => v.Value ?? ""),
+            weight: r.Weight ?? 0,
+            ttl: r.TTL ?? 0,
+          })),
       });
       fleet = new LocalFleet(world, aws, cp, dns, options);
       fleet.#wire();
@@ -195,7 +202,8 @@ export class LocalFleet {
       }));
     const instances = [...this.aws.autoscaling.members.values()].map((m) => ({
       instanceId: m.instanceId,
-      address: this.aws.ec2.instances.get(m.instanceId)?.privateIp ?? "",
+      // The address clients are given (the fleet's records hold public addresses).
+      address: this.aws.ec2.instances.get(m.instanceId)?.publicIp ?? "",
       lifecycleState: m.lifecycleState,
       health: m.healthStatus,
       inDns: records.some((r) => r.instanceId === m.instanceId),
@@ -245,6 +253,7 @@ export class LocalFleet {
     clearInterval(this.#reconcileTimer);
     clearInterval(this.#healthTimer);
     clearInterval(this.#auditTimer);
+    this.aws.route53.healthChecks.stop();
     await this.#auditing?.catch(() => undefined);
     await this.aws.lifecycleQueue.stop();
     await this.dns.close();
@@ -323,7 +332,7 @@ export class LocalFleet {
       Object.entries(step.environment).map(([key, value]) => [key.replace(/^SSM_/, ""), value]),
     );
     // A namespace has no instance metadata service: the agent announces what IMDS would.
-    if (parameters.PublicAddress === "") parameters.PublicAddress = instance.address;
+    if (parameters.PublicAddress === "") parameters.PublicAddress = instance.namespace.publicAddress;
     let stdout = "";
     let stderr = "";
     for (const line of step.runCommand) {
@@ -383,9 +392,10 @@ function localConfig(world: Sandbox): FleetConfig {
     // Short, so that scaling is quick to watch.
     FTPFLEET_RECORD_TTL: "5",
     FTPFLEET_DRAIN_SECONDS: "20",
-    FTPFLEET_ADDRESS: "private",
-    // Route53 checks only public addresses, and the namespaces have private ones.
+    FTPFLEET_ADDRESS: "public",
     FTPFLEET_HEALTH_CHECKS: "off",
+    // The shortest allowed: a broken instance is replaced while one watches.
+    FTPFLEET_HEALTH_REPLACE_SECONDS: "30",
     FTPFLEET_BUCKET: world.bucket,
     FTPFLEET_BUCKET_REGION: world.region,
     FTPFLEET_S3_ENDPOINT: world.s3.endpoint,
@@ -435,3 +445,28 @@ async function seedBucket(world: Sandbox): Promise<void> {
   await put("inbox/demo/.keep", "");
   s3.destroy();
 }
+
+/** Route53's HTTP check: a connection within 4 s, then a 2xx or 3xx status within 2 s. */
+const httpProbe: HealthProbe = ({ ipAddress, port, resourcePath }) =>
+  new Promise((resolve) => {
+    const done = (result: Awaited<ReturnType<HealthProbe>>) => {
+      clearTimeout(timer);
+      req.destroy();
+      resolve(result);
+    };
+    const req = request({ host: ipAddress, port, path: resourcePath, method: "GET" }, (res) => {
+      const status = res.statusCode ?? 0;
+      res.resume();
+      done(
+        status >= 200 && status < 400
+          ? { ok: true }
+          : { ok: false, reason: `HTTP Status Code ${status}, ${res.statusMessage ?? ""}` },
+      );
+    });
+    const timer = setTimeout(
+      () => done({ ok: false, reason: "the endpoint did not answer within 6 s" }),
+      6_000,
+    );
+    req.on("error", (error) => done({ ok: false, reason: error.message }));
+    req.end();
+  });

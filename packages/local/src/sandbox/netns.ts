@@ -1,7 +1,11 @@
 import { runChecked, runCommand } from "./exec";
 
-// Every local network is 10.231.<id>.0/24: the host's bridge is .1, instance k is .(k+1).
+// Every local network is 10.231.<id>.0/24: the host's bridge is .1, instance k is .(k+1). Its
+// instances' public addresses are 198.18.<id>.0/24 on the same bridge (a range reserved for
+// benchmarking, never routed on the internet), standing for the public IPs EC2 gives instances:
+// the addresses DNS answers and Route53's health checkers probe.
 const subnetBase = "10.231";
+const publicBase = "198.18";
 const maxNetworkId = 250;
 
 export interface LocalNetwork {
@@ -15,6 +19,8 @@ export interface InstanceNamespace {
   /** `ftpfleet-<network>-<index>`, under /run/netns. */
   name: string;
   address: string;
+  /** The instance's public address (a second address on its interface). */
+  publicAddress: string;
   /** The `--net=` argument for nsenter. */
   netnsPath: string;
 }
@@ -33,6 +39,7 @@ export async function createNetwork(): Promise<LocalNetwork> {
     if (created.code !== 0) continue;
     const hostAddress = `${subnetBase}.${id}.1`;
     await runChecked("ip", ["addr", "add", `${hostAddress}/24`, "dev", bridge]);
+    await runChecked("ip", ["addr", "add", `${publicBase}.${id}.1/24`, "dev", bridge]);
     await runChecked("ip", ["link", "set", bridge, "up"]);
     return { id, bridge, hostAddress };
   }
@@ -49,6 +56,7 @@ export async function createNamespace(network: LocalNetwork, index: number): Pro
   const name = namespaceName(network.id, index);
   const hostEnd = `fv${network.id}i${index}`;
   const address = `${subnetBase}.${network.id}.${index + 1}`;
+  const publicAddress = `${publicBase}.${network.id}.${index + 1}`;
   await runChecked("ip", ["netns", "add", name]);
   try {
     // A veth of an earlier world with this network id can outlive its namespace for a moment (the
@@ -57,13 +65,14 @@ export async function createNamespace(network: LocalNetwork, index: number): Pro
     await runChecked("ip", ["link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", name]);
     await runChecked("ip", ["link", "set", hostEnd, "master", network.bridge, "up"]);
     await runChecked("ip", ["-n", name, "addr", "add", `${address}/24`, "dev", "eth0"]);
+    await runChecked("ip", ["-n", name, "addr", "add", `${publicAddress}/24`, "dev", "eth0"]);
     await runChecked("ip", ["-n", name, "link", "set", "eth0", "up"]);
     await runChecked("ip", ["-n", name, "link", "set", "lo", "up"]);
   } catch (error) {
     await deleteNamespace(name);
     throw error;
   }
-  return { name, address, netnsPath: `/run/netns/${name}` };
+  return { name, address, publicAddress, netnsPath: `/run/netns/${name}` };
 }
 
 /** Deleting the namespace also deletes its veth pair. */
