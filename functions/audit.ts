@@ -1,5 +1,11 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { type AuditPorts, type AuditReport, runAudit } from "@ftpfleet/core";
+import {
+  type AuditPorts,
+  type AuditReport,
+  METRICS_NAMESPACE,
+  METRICS_SERVICES,
+  runAudit,
+} from "@ftpfleet/core";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { invocationLogging } from "./middleware";
@@ -57,5 +63,5 @@ export function createAuditHandler(ports: () => AuditPorts, metrics: () => Metri
 
 export const handler = createAuditHandler(
   awsAuditPorts,
-  () => new Metrics({ namespace: "ftpfleet", serviceName: "audit" }),
+  () => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICES.audit }),
 );

@@ -1,3 +1,4 @@
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import { S3Client } from "@aws-sdk/client-s3";
 import {
   type AuditPorts,
@@ -11,6 +12,7 @@ import {
   SDK_CLIENT_SETTINGS,
   sqsRecentChanges,
   systemClock,
+  withMetrics,
 } from "@ftpfleet/core";
 import { s3AuditBucket } from "@ftpfleet/core/s3";
 
@@ -18,10 +20,18 @@ import { s3AuditBucket } from "@ftpfleet/core/s3";
  * use, once per execution environment, so importing a handler has no side effects. */
 let built: ControlPlane | undefined;
 
-export function awsControlPlane(env: Record<string, string | undefined> = process.env): ControlPlane {
+export function awsControlPlane(
+  env: Record<string, string | undefined> = process.env,
+  /** The function's metrics: the events the control plane logs, counted (METRIC_EVENTS). */
+  metrics?: Metrics,
+): ControlPlane {
   if (built) return built;
   const { fleet: config, logLevel, lifecycleQueueUrl } = loadFunctionConfig(env);
-  const log = createLogger({ level: logLevel, base: { fleet: config.ownerId } });
+  const logger = createLogger({ level: logLevel, base: { fleet: config.ownerId } });
+  metrics?.setDefaultDimensions({ Fleet: config.ownerId });
+  const log = metrics
+    ? withMetrics(logger, (name, unit, value) => metrics.addMetric(name, unit, value))
+    : logger;
   built = controlPlane(portsOverAws(awsClients(), { config, log, clock: systemClock, lifecycleQueueUrl }));
   return built;
 }

@@ -36,6 +36,7 @@ describe("AWS error classification", () => {
     expect(isThrottle(named("RequestLimitExceeded"))).toBe(true);
     expect(isThrottle(named("PriorRequestNotComplete"))).toBe(false);
     expect(isThrottle(named("ValidationError"))).toBe(false);
+    expect(isThrottle(named("InternalError"))).toBe(false);
     expect(isThrottle({ name: "Throttling" })).toBe(false);
   });
 

@@ -34,7 +34,7 @@ import { RECENT_CHANGES_QUEUE_URL } from "@ftpfleet/simulated-aws";
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createAuditHandler } from "../functions/audit";
-import { provisionedEnv, realTimeFleet, states } from "./support";
+import { capture, provisionedEnv, realTimeFleet, states } from "./support";
 
 // The audit's workflow against the simulated AWS and the local S3 server on loopback (no root).
 // Instances are played by a stand-in for the probe document that answers from what S3 holds now
@@ -577,21 +577,3 @@ describe("ftpfleet audit's input", () => {
     }
   });
 });
-
-/** What `work` writes to a stream (Powertools' EMF lines, commander's usage errors), kept from it. */
-async function capture<T>(
-  stream: NodeJS.WriteStream,
-  work: () => Promise<T>,
-): Promise<{ result: T; written: string[] }> {
-  const written: string[] = [];
-  const write = stream.write.bind(stream);
-  stream.write = ((chunk: string | Uint8Array) => {
-    written.push(String(chunk));
-    return true;
-  }) as typeof stream.write;
-  try {
-    return { result: await work(), written };
-  } finally {
-    stream.write = write;
-  }
-}

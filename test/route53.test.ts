@@ -342,9 +342,9 @@ describe("route53RecordStore applying and reading", () => {
       clock.run(impatient.apply({ create: records, update: [], delete: [], notPlaced: [] })),
     ).rejects.toMatchObject({ name: "PriorRequestNotComplete" });
     expect(route53.records(zone)).toEqual([]);
-    expect(log.lines.filter((l) => l.msg === "route53.retry")).toEqual([
+    expect(log.lines.filter((l) => l.msg === "retry")).toEqual([
       expect.objectContaining({
-        call: "ChangeResourceRecordSets",
+        call: "route53:ChangeResourceRecordSets",
         error: "PriorRequestNotComplete",
         attempt: 1,
       }),
@@ -361,8 +361,8 @@ describe("route53RecordStore applying and reading", () => {
       1,
     );
     expect(await clock.run(store.listAt("ftp.example.com."))).toEqual([]);
-    expect(log.lines.filter((l) => l.msg === "route53.retry").map((l) => l.call)).toEqual([
-      "ListResourceRecordSets",
+    expect(log.lines.filter((l) => l.msg === "retry").map((l) => l.call)).toEqual([
+      "route53:ListResourceRecordSets",
     ]);
   });
 

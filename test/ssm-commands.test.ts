@@ -113,7 +113,11 @@ describe("ssmCommands", () => {
         .join("\n  ")
         .trim(),
       outputUrl: `https://s3.us-east-1.amazonaws.com/ssm-output/ssm/adapter-test/${commandId}/${id}/awsrunShellScript/fails/stderr`,
+      // Sent at once; the agent was online: delivery, then the steps up to the failed one.
+      durationMs: expect.any(Number),
     });
+    expect(failed.durationMs).toBeGreaterThan(0);
+    expect(failed.durationMs).toBeLessThanOrEqual(120_000);
   });
 
   it("keeps a given output prefix", async () => {

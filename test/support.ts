@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import {
   type Clock,
   type ControlPlane,
@@ -7,6 +8,7 @@ import {
   loadFleetConfig,
   memoryLogger,
   systemClock,
+  withMetrics,
 } from "@ftpfleet/core";
 import type { ConsumerSettings } from "@ftpfleet/simulated-aws";
 import { SimulatedAws, type SimulationOptions } from "@ftpfleet/simulated-aws";
@@ -59,10 +61,12 @@ export function simulatedFleet(
   options: Partial<SimulationOptions> & {
     consumer?: Partial<ConsumerSettings>;
     env?: Record<string, string>;
+    /** The lifecycle function's metrics, published (EMF on stdout) after each invocation. */
+    metrics?: Metrics;
   } = {},
 ): Fleet {
   const aws = new SimulatedAws({ config: testConfig(options.env), ...options });
-  const { cp, log } = wireLifecycle(aws, options.consumer);
+  const { cp, log } = wireLifecycle(aws, options.consumer, options.metrics);
   return {
     aws,
     cp,
@@ -74,10 +78,18 @@ export function simulatedFleet(
 }
 
 /** The real lifecycle handler consuming the simulation's lifecycle queue, as the stack wires it. */
-function wireLifecycle<C extends Clock>(aws: SimulatedAws<C>, consumer: Partial<ConsumerSettings> = {}) {
+function wireLifecycle<C extends Clock>(
+  aws: SimulatedAws<C>,
+  consumer: Partial<ConsumerSettings> = {},
+  metrics?: Metrics,
+) {
   const log = memoryLogger("debug", aws.clock);
-  const cp = controlPlane(aws.ports(log));
-  const handler = createLifecycleHandler(() => cp);
+  // As the function's composition root does: the logged events counted into its metrics.
+  const counted = metrics
+    ? withMetrics(log, (name, unit, value) => metrics.addMetric(name, unit, value))
+    : log;
+  const cp = controlPlane(aws.ports(counted));
+  const handler = createLifecycleHandler(() => cp, metrics);
   aws.lifecycleQueue.consume(
     async (messages) => {
       const response = await handler(sqsEvent(messages), lambdaContext);
@@ -117,4 +129,22 @@ export function states(aws: SimulatedAws<Clock>): Record<string, string> {
   return Object.fromEntries(
     [...aws.autoscaling.members.values()].map((m) => [m.instanceId, m.lifecycleState]),
   );
+}
+
+/** What `work` writes to a stream (Powertools' EMF lines, commander's usage errors), kept from it. */
+export async function capture<T>(
+  stream: NodeJS.WriteStream,
+  work: () => Promise<T>,
+): Promise<{ result: T; written: string[] }> {
+  const written: string[] = [];
+  const write = stream.write.bind(stream);
+  stream.write = ((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  }) as typeof stream.write;
+  try {
+    return { result: await work(), written };
+  } finally {
+    stream.write = write;
+  }
 }

@@ -147,6 +147,8 @@ export interface InvocationView {
   status: string;
   /** The first step that did not succeed, if any. */
   failedStep?: string;
+  /** From the request to the end of its last step, once it has ended. */
+  durationMs?: number;
   /** The first lines of that step's stderr (SSM keeps 8,000 characters inline), for the log. */
   stderrHead: string;
   /** Where the full output is, when commands write to an S3 output bucket. */

@@ -1,4 +1,4 @@
-import type { Clock } from "./ports";
+import type { Clock, Logger } from "./ports";
 
 export interface RetryOptions {
   clock: Clock;
@@ -8,6 +8,10 @@ export interface RetryOptions {
   maxDelayMs?: number;
   random?: () => number;
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  /** Each retry is logged (debug, "retry") with `what` was called and the error's name: the
+   * metrics count the throttled ones. */
+  log?: Logger | undefined;
+  what?: string;
 }
 
 /** The project's one retry helper: exponential backoff with full jitter, so that many callers
@@ -22,6 +26,12 @@ export async function retry<T>(operation: () => Promise<T>, options: RetryOption
       if (attempt >= maxAttempts || !isRetryable(error)) throw error;
       const delayMs = Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt));
       options.onRetry?.({ attempt, delayMs, error });
+      options.log?.debug("retry", {
+        call: options.what ?? "unnamed",
+        attempt,
+        delayMs,
+        error: error instanceof Error ? error.name : String(error),
+      });
       await clock.sleep(delayMs);
     }
   }

@@ -618,6 +618,10 @@ export class SimulatedSsm {
                 Status: plugin.status,
                 StatusDetails: plugin.statusDetails,
                 ResponseCode: plugin.responseCode,
+                ...(plugin.startedAt !== undefined
+                  ? { ResponseStartDateTime: new Date(plugin.startedAt) }
+                  : {}),
+                ...(plugin.endedAt !== undefined ? { ResponseFinishDateTime: new Date(plugin.endedAt) } : {}),
                 Output: pluginOutput(plugin),
                 StandardOutputUrl: this.#outputUrl(invocation, plugin, "stdout"),
                 StandardErrorUrl: this.#outputUrl(invocation, plugin, "stderr"),

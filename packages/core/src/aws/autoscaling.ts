@@ -5,13 +5,18 @@ import {
   RecordLifecycleActionHeartbeatCommand,
   SetInstanceHealthCommand,
 } from "@aws-sdk/client-auto-scaling";
-import type { ActionAnswer, Clock, GroupPort } from "../ports";
+import type { ActionAnswer, Clock, GroupPort, Logger } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
 
-export function autoScalingGroup(client: AutoScalingClient, asgName: string, clock: Clock): GroupPort {
+export function autoScalingGroup(
+  client: AutoScalingClient,
+  asgName: string,
+  clock: Clock,
+  log?: Logger,
+): GroupPort {
   const call = <T>(operation: () => Promise<T>) =>
-    retry(operation, { clock, isRetryable: isTransientAwsError, maxAttempts: 8 });
+    retry(operation, { clock, isRetryable: isTransientAwsError, maxAttempts: 8, log, what: "autoscaling" });
 
   const answer = async (send: () => Promise<unknown>): Promise<ActionAnswer> => {
     try {

@@ -54,9 +54,9 @@ export function portsOverAws(
       clock,
       log,
     }),
-    group: autoScalingGroup(clients.autoscaling, config.asgName, clock),
-    instances: ec2Instances(clients.ec2, config.asgName, clock),
-    commands: ssmCommands(clients.ssm, clock),
+    group: autoScalingGroup(clients.autoscaling, config.asgName, clock, log),
+    instances: ec2Instances(clients.ec2, config.asgName, clock, log),
+    commands: ssmCommands(clients.ssm, clock, log),
     deferred: sqsDeferredQueue(clients.sqs, context.lifecycleQueueUrl, clock),
   };
 }

@@ -6,7 +6,7 @@ import {
   paginateDescribeInstances,
 } from "@aws-sdk/client-ec2";
 import { chunks, forEachConcurrently } from "../batching";
-import type { Clock, InstancePort, InstanceView } from "../ports";
+import type { Clock, InstancePort, InstanceView, Logger } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
 import { collect } from "./pages";
@@ -25,9 +25,9 @@ export const FAILING_SINCE_TAG = "ftpfleet:failing-since";
 const MAX_TAG_RESOURCES = 1000;
 const TAG_CONCURRENCY = 10;
 
-export function ec2Instances(client: EC2Client, asgName: string, clock: Clock): InstancePort {
+export function ec2Instances(client: EC2Client, asgName: string, clock: Clock, log?: Logger): InstancePort {
   const call = <T>(operation: () => Promise<T>) =>
-    retry(operation, { clock, isRetryable: isTransientAwsError, maxAttempts: 8 });
+    retry(operation, { clock, isRetryable: isTransientAwsError, maxAttempts: 8, log, what: "ec2" });
   return {
     async groupInstances() {
       // Filters, not InstanceIds: an id that is already gone would fail the whole call. A throttled

@@ -18,5 +18,19 @@ export function isTransientAwsError(error: unknown): boolean {
 }
 
 export function isThrottle(error: unknown): boolean {
-  return error instanceof Error && error.name !== "PriorRequestNotComplete" && transientNames.has(error.name);
+  return error instanceof Error && isThrottleName(error.name);
+}
+
+/** The errors AWS services answer when a caller exceeds their rate. */
+const throttleNames = new Set([
+  "Throttling",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "TooManyRequestsException",
+  "SlowDown",
+]);
+
+/** A rate limit, by the error's name (as logged): not a fault, not a change still in progress. */
+export function isThrottleName(name: string): boolean {
+  return throttleNames.has(name);
 }

@@ -48,8 +48,8 @@ export function route53HealthChecks(client: Route53Client, options: HealthCheckO
       maxAttempts: 12,
       baseDelayMs: 200,
       maxDelayMs: 20_000,
-      onRetry: ({ attempt, delayMs, error }) =>
-        log.debug("route53.retry", { call: what, attempt, delayMs, error: (error as Error).name }),
+      log,
+      what: `route53:${what}`,
     });
 
   const mine = (check: HealthCheck): InstanceHealthCheck | undefined => {

@@ -31,8 +31,8 @@ export function route53RecordStore(client: Route53Client, options: Route53StoreO
       maxAttempts: options.maxAttempts ?? 12,
       baseDelayMs: 200,
       maxDelayMs: 20_000,
-      onRetry: ({ attempt, delayMs, error }) =>
-        log.debug("route53.retry", { call: what, attempt, delayMs, error: (error as Error).name }),
+      log,
+      what: `route53:${what}`,
     });
 
   /** The SDK has no paginator for this call: it pages by name, type and set identifier together. */

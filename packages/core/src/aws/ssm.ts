@@ -9,7 +9,7 @@ import {
   type SSMClient,
 } from "@aws-sdk/client-ssm";
 import { chunks } from "../batching";
-import type { Clock, CommandPort, InvocationView, SendOptions } from "../ports";
+import type { Clock, CommandPort, InvocationView, Logger, SendOptions } from "../ports";
 import { retry } from "../retry";
 import { isTransientAwsError } from "./errors";
 import { collect } from "./pages";
@@ -17,12 +17,14 @@ import { collect } from "./pages";
 /** SendCommand takes at most 50 instance ids. */
 export const MAX_INSTANCES_PER_COMMAND = 50;
 
-export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
+export function ssmCommands(client: SSMClient, clock: Clock, log?: Logger): CommandPort {
   const call = <T>(operation: () => Promise<T>, extraRetryable: (e: unknown) => boolean = () => false) =>
     retry(operation, {
       clock,
       isRetryable: (e) => isTransientAwsError(e) || extraRetryable(e),
       maxAttempts: 8,
+      log,
+      what: "ssm",
     });
 
   async function sendOnce(
@@ -114,11 +116,16 @@ export function ssmCommands(client: SSMClient, clock: Clock): CommandPort {
         (plugin) =>
           plugin.Status !== "Success" && plugin.Status !== "Pending" && plugin.Status !== "InProgress",
       );
+      const finished = (invocation.CommandPlugins ?? []).map((p) => p.ResponseFinishDateTime?.getTime() ?? 0);
+      const requested = invocation.RequestedDateTime?.getTime();
+      const end = Math.max(0, ...finished);
+      const ended = !["Pending", "InProgress", "Delayed"].includes(invocation.Status ?? "");
       const view: InvocationView = {
         document: invocation.DocumentName ?? "",
         status: invocation.Status ?? "",
         stderrHead: "",
         ...(failedStep ? { failedStep: failedStep.Name ?? "" } : {}),
+        ...(ended && requested !== undefined && end >= requested ? { durationMs: end - requested } : {}),
       };
       if (!failedStep?.Name) return view;
       // The failed step's own stderr (8,000 characters inline) and where its full output is.

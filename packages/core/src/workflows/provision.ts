@@ -181,7 +181,7 @@ export async function finishProvisioning(
     const action = commandAction(cp, status, "launch");
     const log = actionLog(cp, action, "launch").child({ commandId: status.commandId });
     if (invocation.status === "Success") {
-      log.info("provision.succeeded");
+      log.info("provision.succeeded", { durationMs: invocation.durationMs });
       outcomes.push(await answerEntering(action, report, cp, log));
       continue;
     }
