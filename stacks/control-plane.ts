@@ -1,46 +1,36 @@
-import { join } from "node:path";
-import {
-  documentName,
-  type FleetConfig,
-  fleetEnvironment,
-  lifecycleHooks,
-  loadFleetConfig,
-} from "@ftpfleet/core";
-import { bundleDocument, DOCUMENT_NAMES } from "@ftpfleet/core/documents";
+import { lifecycleHooks } from "@ftpfleet/core";
+import type { StackConfiguration } from "./configuration";
 import {
   AUDIT_FUNCTION_TIMEOUT_SECONDS,
-  auditAlarms,
   auditPermissions,
-  commandStatusSubscriptionPattern,
   controlPlanePermissions,
   iamPolicyDocument,
   LAMBDA_RUNTIME,
   LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
   lifecycleQueueSettings,
   lifecycleSubscriptionPattern,
-  METRICS_NAMESPACE,
   operatorPermissions,
   RECONCILE_SCHEDULE,
   recentChangesSubscriptionPattern,
   reconcilePermissions,
-  schedulePeriodSeconds,
 } from "./definitions";
+import { documentsStack } from "./documents";
+
+/** One function of the control plane, for the dashboard, the alarms and the bucket policy. */
+export interface ControlPlaneFunction {
+  label: string;
+  name: $util.Output<string>;
+  roleArn: $util.Output<string>;
+}
 
 /** The control plane: lifecycle and command-status events → queue → lifecycle function → Route53,
- * Auto Scaling and SSM, plus a scheduled reconcile. The fleet's group, zone, name and bucket come
- * from FTPFLEET_* variables at deploy time and are validated exactly as the functions validate them. */
-export function controlPlaneStack() {
-  const config = loadFleetConfig({
-    FTPFLEET_OWNER_ID: `${$app.name}-${$app.stage}`
-      .toLowerCase()
-      .replace(/[^a-z0-9-]/g, "-")
-      .slice(0, 48),
-    ...process.env,
-  });
-  const partition = aws.getPartitionOutput().partition;
-  const region = aws.getRegionOutput().region;
-  const account = aws.getCallerIdentityOutput().accountId;
-  const busArn = $interpolate`arn:${partition}:events:${region}:${account}:event-bus/default`;
+ * Auto Scaling and SSM, plus a scheduled reconcile, and with a bucket the SSM documents and the
+ * scheduled audit. It follows the group named in the configuration, whoever created it. */
+export function controlPlaneStack(
+  { fleet: config, deployment, environment: fleetVariables }: StackConfiguration,
+  { partition, region, account }: { partition: string; region: string; account: string },
+) {
+  const busArn = `arn:${partition}:events:${region}:${account}:event-bus/default`;
 
   const deadLetters = new sst.aws.Queue("LifecycleDeadLetters", {
     transform: { queue: { messageRetentionSeconds: 14 * 24 * 3600, sqsManagedSseEnabled: true } },
@@ -50,28 +40,21 @@ export function controlPlaneStack() {
     dlq: { queue: deadLetters.arn, retry: lifecycleQueueSettings.maxReceiveCount },
     transform: { queue: { sqsManagedSseEnabled: true } },
   });
-  sst.aws.Bus.subscribeQueue("LifecycleEvents", busArn, queue, {
+  const lifecycleEvents = sst.aws.Bus.subscribeQueue("LifecycleEvents", busArn, queue, {
     pattern: lifecycleSubscriptionPattern(config.asgName),
   });
   // With a bucket, new instances are provisioned by SSM documents before they serve.
-  const provisioning = config.bucket ? provisioningStack(config, queue, busArn) : undefined;
+  const documents = config.bucket ? documentsStack(config, queue, busArn) : undefined;
 
   const environment = {
-    ...fleetEnvironment(config),
-    ...(provisioning ? { FTPFLEET_OUTPUT_BUCKET: provisioning.outputBucket } : {}),
+    ...fleetVariables,
+    ...(documents ? { FTPFLEET_OUTPUT_BUCKET: documents.outputBucket } : {}),
     FTPFLEET_LIFECYCLE_QUEUE_URL: queue.url,
     LOG_LEVEL: "info",
   };
-  const scope = $resolve([partition, region, account, queue.arn]).apply(
-    ([partition, region, account, queueArn]) => ({
-      partition,
-      region,
-      account,
-      queueArn,
-    }),
-  );
+  const scope = queue.arn.apply((queueArn) => ({ partition, region, account, queueArn }));
 
-  queue.subscribe(
+  const lifecycle = queue.subscribe(
     {
       handler: "functions/lifecycle.handler",
       runtime: LAMBDA_RUNTIME,
@@ -95,7 +78,7 @@ export function controlPlaneStack() {
     },
   );
 
-  new sst.aws.CronV2("Reconcile", {
+  const reconcile = new sst.aws.CronV2("Reconcile", {
     schedule: RECONCILE_SCHEDULE,
     function: {
       handler: "functions/reconcile.handler",
@@ -108,8 +91,13 @@ export function controlPlaneStack() {
     },
   });
 
+  const functions: ControlPlaneFunction[] = [
+    describeFunction("lifecycle", lifecycle.nodes.function),
+    describeFunction("reconcile", reconcile.nodes.function),
+  ];
+
   const alerts = new sst.aws.SnsTopic("Alerts");
-  if (provisioning) {
+  if (documents) {
     // The bucket's object events (EventBridge notifications must be on for the bucket): the keys
     // the audit looks at first, whatever slice its sweep is in.
     const recentChanges = new sst.aws.Queue("RecentChanges", {
@@ -122,24 +110,7 @@ export function controlPlaneStack() {
     const auditScope = $util
       .all([scope, recentChanges.arn])
       .apply(([s, recentQueueArn]) => ({ ...s, recentQueueArn }));
-    const period = schedulePeriodSeconds(config.auditSchedule);
-    for (const alarm of auditAlarms()) {
-      new aws.cloudwatch.MetricAlarm(alarm.id, {
-        alarmDescription: alarm.description,
-        namespace: METRICS_NAMESPACE,
-        metricName: alarm.metric,
-        dimensions: { Fleet: config.ownerId },
-        statistic: alarm.statistic,
-        period,
-        evaluationPeriods: alarm.evaluationPeriods,
-        threshold: alarm.threshold,
-        comparisonOperator: alarm.comparison,
-        treatMissingData: alarm.treatMissingData,
-        alarmActions: [alerts.arn],
-        okActions: [alerts.arn],
-      });
-    }
-    new sst.aws.CronV2("Audit", {
+    const audit = new sst.aws.CronV2("Audit", {
       schedule: config.auditSchedule as `rate(${string})` | `cron(${string})`,
       function: {
         handler: "functions/audit.handler",
@@ -151,65 +122,62 @@ export function controlPlaneStack() {
         permissions: auditScope.apply((s) => auditPermissions(config, s)),
       },
     });
+    functions.push(describeFunction("audit", audit.nodes.function));
   }
 
-  const hooks = lifecycleHooks(config);
-  for (const [id, hook] of [
-    ["LaunchHook", hooks.launch],
-    ["TerminateHook", hooks.terminate],
-  ] as const) {
-    new aws.autoscaling.LifecycleHook(id, {
-      name: hook.name,
-      autoscalingGroupName: config.asgName,
-      lifecycleTransition: hook.transition,
-      heartbeatTimeout: hook.heartbeatTimeoutSeconds,
-      defaultResult: hook.defaultResult,
-    });
+  // A group the stack creates carries the hooks from its creation (stacks/fleet.ts); an existing
+  // group gets them here.
+  if (!deployment.createFleet) {
+    const hooks = lifecycleHooks(config);
+    for (const [id, hook] of [
+      ["LaunchHook", hooks.launch],
+      ["TerminateHook", hooks.terminate],
+    ] as const) {
+      new aws.autoscaling.LifecycleHook(id, {
+        name: hook.name,
+        autoscalingGroupName: config.asgName,
+        lifecycleTransition: hook.transition,
+        heartbeatTimeout: hook.heartbeatTimeoutSeconds,
+        defaultResult: hook.defaultResult,
+      });
+    }
   }
 
   // The operator's side: a policy to attach to whoever runs `ftpfleet users …` / `status`, and the
   // variables that name this fleet to the CLI (SST writes outputs to .sst/outputs.json).
-  const operatorPolicy = provisioning
+  const operatorPolicy = documents
     ? new aws.iam.Policy("OperatorPolicy", {
         description: `ftpfleet CLI for ${config.recordName}: users manifest, apply-users, status`,
         policy: $util
-          .all([scope, provisioning.outputBucket])
+          .all([scope, documents.outputBucket])
           .apply(([s, outputBucket]) => iamPolicyDocument(operatorPermissions(config, s, outputBucket))),
       })
     : undefined;
 
   return {
-    lifecycleQueue: queue.url,
-    deadLetters: deadLetters.url,
-    alerts: alerts.arn,
-    recordName: config.recordName,
-    ...(provisioning ? { commandOutput: provisioning.outputBucket } : {}),
-    ...(operatorPolicy ? { operatorPolicy: operatorPolicy.arn } : {}),
-    cliEnvironment: $resolve([environment.FTPFLEET_OUTPUT_BUCKET ?? ""]).apply(([outputBucket]) => ({
-      ...fleetEnvironment(config),
-      ...(outputBucket ? { FTPFLEET_OUTPUT_BUCKET: outputBucket } : {}),
-    })),
+    queue,
+    deadLetters,
+    alerts,
+    functions,
+    outputBucket: documents?.outputBucket,
+    /** What the first instances of a group the stack creates need in place: their launch events'
+     * route and consumer, and the documents that provision them. */
+    readiness: [lifecycleEvents, lifecycle, ...(documents?.resources ?? [])],
+    outputs: {
+      lifecycleQueue: queue.url,
+      deadLetters: deadLetters.url,
+      alerts: alerts.arn,
+      recordName: config.recordName,
+      ...(documents ? { commandOutput: documents.outputBucket } : {}),
+      ...(operatorPolicy ? { operatorPolicy: operatorPolicy.arn } : {}),
+      cliEnvironment: $resolve([environment.FTPFLEET_OUTPUT_BUCKET ?? ""]).apply(([outputBucket]) => ({
+        ...fleetVariables,
+        ...(outputBucket ? { FTPFLEET_OUTPUT_BUCKET: outputBucket } : {}),
+      })),
+    },
   };
 }
 
-/** The SSM documents (scripts bundled in), the bucket their full outputs go to (SSM keeps only
- * 24,000 characters inline), and the route of their status-change events to the lifecycle queue. */
-function provisioningStack(config: FleetConfig, queue: sst.aws.Queue, busArn: $util.Output<string>) {
-  const output = new sst.aws.Bucket("CommandOutput");
-  new aws.s3.BucketLifecycleConfigurationV2("CommandOutputExpiry", {
-    bucket: output.name,
-    rules: [{ id: "expire", status: "Enabled", filter: {}, expiration: { days: 30 } }],
-  });
-  for (const name of DOCUMENT_NAMES) {
-    new aws.ssm.Document(`Document-${name}`, {
-      name: documentName(config, name),
-      documentType: "Command",
-      documentFormat: "JSON",
-      content: JSON.stringify(bundleDocument(name, join(process.cwd(), "documents"))),
-    });
-  }
-  sst.aws.Bus.subscribeQueue("CommandStatus", busArn, queue, {
-    pattern: commandStatusSubscriptionPattern(config),
-  });
-  return { outputBucket: output.name };
+function describeFunction(label: string, fn: $util.Output<sst.aws.Function>): ControlPlaneFunction {
+  return { label, name: fn.apply((f) => f.name), roleArn: fn.apply((f) => f.nodes.function.role) };
 }

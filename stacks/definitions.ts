@@ -1,7 +1,9 @@
 import {
   APPLIED_PREFIX,
   AUDIT_PREFIX,
+  AUDIT_RUNS_PREFIX,
   commandStatusPattern,
+  type DeploymentConfig,
   documentName,
   type EventPattern,
   FAILED_REPAIRS_TAG,
@@ -9,6 +11,7 @@ import {
   LAUNCH_TAG,
   lifecycleEventPattern,
   READY_TAG,
+  RESERVED_PREFIX,
   ROTATION_TAG,
   USERS_MANIFEST_KEY,
 } from "@ftpfleet/core";
@@ -112,7 +115,15 @@ export function controlPlanePermissions(config: FleetConfig, scope: PermissionSc
     ...tagGroupInstances(config, scope, [LAUNCH_TAG, READY_TAG]),
     { actions: ["sqs:SendMessage"], resources: [scope.queueArn] },
     ...(config.bucket ? commandPermissions(config, scope) : []),
+    ...healthCheckPermissions(config, scope),
   ];
+}
+
+/** The control plane's Route53 health-check rights (deep health checks: one check per instance,
+ * attached to its record). Empty until the health-check workflow lands with its actions; the
+ * lifecycle function gets them from here, and the reconcile too (its filter keeps route53:*). */
+export function healthCheckPermissions(_config: FleetConfig, _scope: PermissionScope): Permission[] {
+  return [];
 }
 
 /** Run the fleet's own provision and drain documents, on the fleet's own instances only. */
@@ -372,5 +383,441 @@ function sendToGroupInstances(
         values: [config.asgName],
       },
     ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fleet the stack creates (FTPFLEET_CREATE_FLEET): the instances' rights, network, image,
+// scaling; and the data bucket it creates (FTPFLEET_CREATE_BUCKET).
+
+/** What an instance of the fleet may do besides being managed by SSM (the AWS managed policy
+ * AmazonSSMManagedInstanceCore): as docs/provisioning.md and docs/operations.md say, the bucket
+ * through s3fs — every object read and written by FTP users, the users manifest read, and, under
+ * .ftpfleet/, its own apply report (applied/), the audit probe's answers (audit/runs/) and sealed
+ * builds (artifacts/, read with sources/); the SSM agent's full command outputs (the command-output
+ * bucket, and CloudWatch Logs: the control plane asks for both); the fleet's own SecureString
+ * parameters, decrypted through SSM only. Root on an instance holds these credentials: the threat
+ * model (docs/provisioning.md) trusts it, so user-data writes are not carved out of .ftpfleet/. */
+export function instancePermissions(
+  config: FleetConfig,
+  { partition, region, account }: Omit<PermissionScope, "queueArn">,
+  {
+    outputBucket,
+    healthSecretParameter,
+  }: { outputBucket: string; healthSecretParameter?: string | undefined },
+): Permission[] {
+  if (!config.bucket) return [];
+  const bucket = `arn:${partition}:s3:::${config.bucket}`;
+  const parameters = [config.tlsCertificateParameter, config.artifactKeyParameter, healthSecretParameter]
+    .filter((name): name is string => Boolean(name))
+    .map((name) => parameterArn({ partition, region, account }, name));
+  const logGroups = `arn:${partition}:logs:${region}:${account}:log-group:/aws/ssm/${documentName(config, "")}*`;
+  return [
+    // s3fs lists folders; with ListBucket a missing key answers 404 (an artifact cache miss), not 403.
+    { actions: ["s3:ListBucket"], resources: [bucket] },
+    { actions: ["s3:GetObject"], resources: [`${bucket}/*`] },
+    // FTP uploads (in parts above 20 MB), renames (copy + delete) and deletes, and the instance's
+    // own objects under .ftpfleet/ (applied/, audit/runs/, artifacts/).
+    {
+      actions: ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+      resources: [`${bucket}/*`],
+    },
+    ...(parameters.length > 0
+      ? [
+          { actions: ["ssm:GetParameter"], resources: parameters },
+          {
+            // Any key the parameters are encrypted with, but only for SSM decrypting these parameters.
+            actions: ["kms:Decrypt"],
+            resources: [`arn:${partition}:kms:${region}:${account}:key/*`],
+            conditions: [
+              { test: "StringEquals", variable: "kms:ViaService", values: [`ssm.${region}.amazonaws.com`] },
+              { test: "StringEquals", variable: "kms:EncryptionContext:PARAMETER_ARN", values: parameters },
+            ],
+          },
+        ]
+      : []),
+    // The agent uploads full outputs (SSM keeps 24,000 characters inline) with the bucket-owner ACL,
+    // after reading the bucket's encryption settings.
+    {
+      actions: ["s3:PutObject", "s3:PutObjectAcl"],
+      resources: [`arn:${partition}:s3:::${outputBucket}/ssm/*`],
+    },
+    { actions: ["s3:GetEncryptionConfiguration"], resources: [`arn:${partition}:s3:::${outputBucket}`] },
+    // CloudWatch output of the fleet's own documents (log groups /aws/ssm/<document>).
+    {
+      actions: [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogStreams",
+      ],
+      resources: [logGroups, `${logGroups}:log-stream:*`],
+    },
+    // DescribeLogGroups is authorized on the account's log groups as a whole, never on one group.
+    {
+      actions: ["logs:DescribeLogGroups"],
+      resources: [`arn:${partition}:logs:${region}:${account}:log-group:*`],
+    },
+  ];
+}
+
+/** A parameter's ARN: names start with "/" (the config insists), the ARN does not repeat it. */
+function parameterArn(
+  { partition, region, account }: Omit<PermissionScope, "queueArn">,
+  name: string,
+): string {
+  return `arn:${partition}:ssm:${region}:${account}:parameter/${name.replace(/^\//, "")}`;
+}
+
+/** The managed policy that lets SSM manage an instance (agent registration, Run Command). */
+export const SSM_MANAGED_INSTANCE_POLICY = "AmazonSSMManagedInstanceCore";
+
+/** Debian's own account, which publishes the official Debian AMIs. */
+export const DEBIAN_AMI_OWNER = "136693071363";
+
+/**
+ * Debian 12 (bookworm): the data plane's scripts, the pure-ftpd 1.0.54 and s3fs 1.95 builds and
+ * every data-plane test run on it. The newest official image of the instance type's architecture
+ * (Debian names them amd64/arm64; EC2 says x86_64/arm64): t4g.small, the default, is Graviton, so
+ * arm64 — ≈ 20 % cheaper than a comparable x86 size, and the daemons are compiled on the instance.
+ */
+export function debianAmiQuery(arch: DeploymentConfig["instanceArch"]) {
+  return {
+    owners: [DEBIAN_AMI_OWNER],
+    mostRecent: true,
+    filters: [
+      { name: "name", values: [`debian-12-${debianArch(arch)}-*`] },
+      { name: "architecture", values: [arch] },
+      { name: "virtualization-type", values: ["hvm"] },
+      { name: "root-device-type", values: ["ebs"] },
+    ],
+  };
+}
+
+function debianArch(arch: DeploymentConfig["instanceArch"]): "amd64" | "arm64" {
+  return arch === "arm64" ? "arm64" : "amd64";
+}
+
+/**
+ * User data: Debian's AMIs ship no SSM agent, and everything else — packages, daemons, bucket,
+ * certificate, users — is the provision document's job, run through SSM once the agent is online.
+ * So: the agent's Debian package from AWS's own bucket in this region (https), installed and
+ * started; nothing more. Should it fail, the agent never comes online, the control plane abandons
+ * the launch after FTPFLEET_AGENT_TIMEOUT_SECONDS and the group replaces the instance.
+ */
+export function ssmAgentUserData(region: string, arch: DeploymentConfig["instanceArch"]): string {
+  const url = `https://s3.${region}.amazonaws.com/amazon-ssm-${region}/latest/debian_${debianArch(arch)}/amazon-ssm-agent.deb`;
+  return [
+    "#!/bin/bash",
+    "# ftpfleet: install the SSM agent (not in Debian's AMIs); SSM provisions the rest.",
+    "set -euo pipefail",
+    "command -v curl >/dev/null || { apt-get update -q && apt-get install -y -q curl; }",
+    "deb=$(mktemp --suffix=.deb)",
+    `curl -fsSL --retry 5 --retry-connrefused --proto '=https' -o "$deb" ${url}`,
+    'dpkg -i "$deb"',
+    'rm -f "$deb"',
+    "systemctl enable --now amazon-ssm-agent",
+    "",
+  ].join("\n");
+}
+
+/** One ingress rule of the fleet's security group; `from` is a CIDR block or the Route53 health
+ * checkers' AWS-managed prefix list. */
+export interface IngressRule {
+  description: string;
+  fromPort: number;
+  toPort: number;
+  from: { cidr: string } | { prefixList: "route53-healthchecks" };
+}
+
+/** FTP's control port and the passive data ports from anywhere; the deep health endpoint only
+ * from Route53's health checkers (and only with deep health checks). Nothing else comes in: no
+ * SSH (SSM runs commands through the agent's outbound connection). */
+export function fleetIngressRules(config: FleetConfig): IngressRule[] {
+  const [first, last] = config.passivePorts.split(":").map(Number) as [number, number];
+  const anywhere = { cidr: "0.0.0.0/0" };
+  return [
+    { description: "FTP control (FTPS: AUTH TLS)", fromPort: 21, toPort: 21, from: anywhere },
+    { description: "FTP passive data", fromPort: first, toPort: last, from: anywhere },
+    ...(config.healthChecks === "deep"
+      ? [
+          {
+            description: "deep health endpoint, Route53 health checkers only",
+            fromPort: config.healthPort,
+            toPort: config.healthPort,
+            from: { prefixList: "route53-healthchecks" as const },
+          },
+        ]
+      : []),
+  ];
+}
+
+/** The Route53 health checkers' addresses, kept current by AWS, as a managed prefix list. */
+export function route53HealthCheckersPrefixList(region: string): string {
+  return `com.amazonaws.${region}.route53-healthchecks`;
+}
+
+/** EC2's basic monitoring: one NetworkOut data point per instance every 5 minutes, holding the
+ * bytes sent in those 5 minutes (detailed monitoring, 1 minute, costs extra per instance). */
+export const NETWORK_METRIC_PERIOD_SECONDS = 300;
+
+/**
+ * Target tracking on ASGAverageNetworkOut: the bytes each instance sends, which for an FTP server
+ * on s3fs is its whole transfer load — a download goes out to the client, an upload goes out to S3
+ * (s3fs sends every uploaded byte on). NetworkIn counts both too, but also s3fs's read-ahead (50 MB
+ * fetched per read miss, whether the client reads it or not), so Out follows real work more
+ * closely. CPU says little: FTP sessions mostly wait on the network.
+ */
+export function scalingPolicy(deployment: Pick<DeploymentConfig, "scalingTargetMbps">) {
+  const bytesPerSecond = (deployment.scalingTargetMbps * 1_000_000) / 8;
+  return {
+    policyType: "TargetTrackingScaling",
+    predefinedMetricType: "ASGAverageNetworkOut",
+    /** In the metric's unit: bytes per instance per data point (5 minutes). */
+    targetValue: Math.round(bytesPerSecond * NETWORK_METRIC_PERIOD_SECONDS),
+    /** Boot, agent, provisioning (a cold build ≈ 30 s) and the DNS TTL before a new instance's
+     * traffic counts. */
+    estimatedInstanceWarmupSeconds: 300,
+  } as const;
+}
+
+/** The data bucket's lifecycle: audit requests and answers are kept a week (operations.md), failed
+ * multipart uploads are aborted after a week (the audit reports them after a day), overwritten or
+ * deleted versions go after `noncurrentVersionDays`, and so do delete markers left alone. */
+export function dataBucketLifecycleRules(deployment: Pick<DeploymentConfig, "noncurrentVersionDays">) {
+  return [
+    {
+      id: "audit-runs",
+      status: "Enabled",
+      filter: { prefix: AUDIT_RUNS_PREFIX },
+      expiration: { days: 7 },
+      noncurrentVersionExpiration: { noncurrentDays: 1 },
+    },
+    {
+      id: "incomplete-multipart-uploads",
+      status: "Enabled",
+      filter: {},
+      abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+    },
+    {
+      id: "noncurrent-versions",
+      status: "Enabled",
+      filter: {},
+      noncurrentVersionExpiration: { noncurrentDays: deployment.noncurrentVersionDays },
+      expiration: { expiredObjectDeleteMarker: true },
+    },
+  ];
+}
+
+/** The writes under the reserved prefix: objects and their versions. */
+export const RESERVED_PREFIX_WRITES = ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"];
+
+/** The data bucket's policy: TLS only, for everyone; and .ftpfleet/ — the users manifest, the
+ * instances' reports, the audit's state, sealed builds — written only by `writers` (the fleet's
+ * roles and the configured operators): whoever writes it decides who logs in. */
+export function dataBucketPolicy(
+  { partition, bucket }: { partition: string; bucket: string },
+  writers: string[],
+) {
+  const bucketArn = `arn:${partition}:s3:::${bucket}`;
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "DenyWithoutTls",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: [bucketArn, `${bucketArn}/*`],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+      {
+        Sid: "ReservedPrefixFleetOnly",
+        Effect: "Deny",
+        Principal: "*",
+        Action: RESERVED_PREFIX_WRITES,
+        Resource: [`${bucketArn}/${RESERVED_PREFIX}/*`],
+        Condition: { ArnNotLike: { "aws:PrincipalArn": writers } },
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alarms and the dashboard.
+
+/** One metric of an alarm or a dashboard; `V` is how a dimension's value is given (a string in
+ * tests, a Pulumi input in the stack, where queue and function names are known only at deploy). */
+export interface MetricSpec<V = string> {
+  namespace: string;
+  name: string;
+  dimensions: Record<string, V>;
+  statistic: "Maximum" | "Minimum" | "Sum" | "Average";
+  periodSeconds: number;
+}
+
+/** A CloudWatch alarm as data: on one metric, or on an expression over several. */
+export interface AlarmSpec<V = string> {
+  id: string;
+  description: string;
+  comparison: "GreaterThanThreshold" | "LessThanThreshold";
+  threshold: number;
+  evaluationPeriods: number;
+  treatMissingData: "breaching" | "notBreaching";
+  metric?: MetricSpec<V>;
+  expression?: { expression: string; label: string; metrics: Record<string, MetricSpec<V>> };
+}
+
+/** Messages that failed five times: a lifecycle event nobody could handle (its instance waits for
+ * its hook's default result; the reconcile repairs DNS). */
+export function controlPlaneAlarms<V>(names: { deadLetterQueue: V }): AlarmSpec<V>[] {
+  return [
+    {
+      id: "LifecycleDeadLettersAlarm",
+      description:
+        "Lifecycle messages failed five times and wait in the dead-letter queue: read dns.sync-failed / lifecycle.complete-failed, fix, redrive.",
+      comparison: "GreaterThanThreshold",
+      threshold: 0,
+      evaluationPeriods: 1,
+      treatMissingData: "notBreaching",
+      metric: {
+        namespace: "AWS/SQS",
+        name: "ApproximateNumberOfMessagesVisible",
+        dimensions: { QueueName: names.deadLetterQueue },
+        statistic: "Maximum",
+        periodSeconds: 300,
+      },
+    },
+  ];
+}
+
+/** The group's own metrics (enabled on the group the stack creates, free at one-minute grain):
+ * fewer instances in service than desired for 20 minutes means launches keep failing (provisioning
+ * abandoned, instances replaced again and again) — longer than a cold launch takes, much shorter
+ * than the launch hook's 2 hours. */
+export function fleetAlarms<V>(names: { group: V }): AlarmSpec<V>[] {
+  const groupMetric = (name: string, statistic: MetricSpec["statistic"]): MetricSpec<V> => ({
+    namespace: "AWS/AutoScaling",
+    name,
+    dimensions: { AutoScalingGroupName: names.group },
+    statistic,
+    periodSeconds: 300,
+  });
+  return [
+    {
+      id: "FleetBelowDesired",
+      description:
+        "Fewer instances in service than desired for 20 minutes: launches keep failing or instances keep being replaced (see provision.failed, launch.unaddressable and the group's activity history).",
+      comparison: "GreaterThanThreshold",
+      threshold: 0,
+      evaluationPeriods: 4,
+      treatMissingData: "notBreaching",
+      expression: {
+        expression: "desired - inService",
+        label: "instances missing",
+        metrics: {
+          desired: groupMetric("GroupDesiredCapacity", "Minimum"),
+          inService: groupMetric("GroupInServiceInstances", "Maximum"),
+        },
+      },
+    },
+  ];
+}
+
+/** The group metrics the stack turns on for the group it creates. */
+export const GROUP_METRICS = [
+  "GroupDesiredCapacity",
+  "GroupInServiceInstances",
+  "GroupPendingInstances",
+  "GroupTerminatingInstances",
+  "GroupMinSize",
+  "GroupMaxSize",
+] as const;
+
+export interface DashboardInput {
+  region: string;
+  ownerId: string;
+  groupName: string;
+  deadLetterQueue: string;
+  /** The control plane's functions: a label and the function's name. */
+  functions: { label: string; name: string }[];
+  /** Whether the audit runs (a bucket): its metrics get their widgets. */
+  audit: boolean;
+}
+
+/** The CloudWatch dashboard's body (pure; the stack serializes it once names are known). */
+export function dashboardBody(input: DashboardInput) {
+  const group = ["AutoScalingGroupName", input.groupName];
+  const fleet = ["Fleet", input.ownerId];
+  const widget = (title: string, metrics: unknown[][], extra: Record<string, unknown> = {}) => ({
+    title,
+    metrics,
+    view: "timeSeries",
+    region: input.region,
+    period: 300,
+    ...extra,
+  });
+  const widgets = [
+    widget("Instances", [
+      ["AWS/AutoScaling", "GroupInServiceInstances", ...group, { stat: "Maximum", label: "in service" }],
+      ["AWS/AutoScaling", "GroupDesiredCapacity", ...group, { stat: "Maximum", label: "desired" }],
+      ["AWS/AutoScaling", "GroupPendingInstances", ...group, { stat: "Maximum", label: "pending" }],
+      ["AWS/AutoScaling", "GroupTerminatingInstances", ...group, { stat: "Maximum", label: "terminating" }],
+    ]),
+    widget(
+      "Network per instance (bytes per 5 minutes)",
+      [
+        ["AWS/EC2", "NetworkOut", ...group, { stat: "Average", label: "out (downloads, uploads to S3)" }],
+        ["AWS/EC2", "NetworkIn", ...group, { stat: "Average", label: "in" }],
+      ],
+      { yAxis: { left: { min: 0 } } },
+    ),
+    widget("Lifecycle dead-letter queue", [
+      [
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        input.deadLetterQueue,
+        { stat: "Maximum" },
+      ],
+    ]),
+    widget(
+      "Functions: errors and throttles",
+      input.functions.flatMap(({ label, name }) => [
+        ["AWS/Lambda", "Errors", "FunctionName", name, { stat: "Sum", label: `${label} errors` }],
+        ["AWS/Lambda", "Throttles", "FunctionName", name, { stat: "Sum", label: `${label} throttles` }],
+      ]),
+    ),
+    ...(input.audit
+      ? [
+          widget(
+            "Audit: instances",
+            ["InstancesAudited", "InstancesWithFindings", "InstancesUnreached", "InstancesOutOfRotation"].map(
+              (metric) => [METRICS_NAMESPACE, metric, ...fleet, { stat: "Maximum" }],
+            ),
+          ),
+          widget(
+            "Audit: objects",
+            ["StaleObjects", "SymlinkObjects", "BucketFindings"].map((metric) => [
+              METRICS_NAMESPACE,
+              metric,
+              ...fleet,
+              { stat: "Maximum" },
+            ]),
+          ),
+          widget("Audit: canary lag (ms)", [[METRICS_NAMESPACE, "MaxLag", ...fleet, { stat: "Maximum" }]]),
+        ]
+      : []),
+  ];
+  // Two widgets a row, each half the dashboard's 24 columns.
+  return {
+    widgets: widgets.map((properties, index) => ({
+      type: "metric",
+      x: (index % 2) * 12,
+      y: Math.floor(index / 2) * 6,
+      width: 12,
+      height: 6,
+      properties,
+    })),
   };
 }

@@ -13,6 +13,7 @@ export * from "./aws/sqs";
 export * from "./aws/ssm";
 export * from "./clock";
 export * from "./config";
+export * from "./deployment-config";
 export * from "./dns/plan";
 export * from "./dns/records";
 export * from "./errors";
