@@ -56,9 +56,7 @@ export default $config({
             groupName: names.groupName,
             ...where,
             outputBucket: controlPlane.outputBucket ?? "",
-            generatedHealthSecret: names.generatedHealthSecret,
             generatedArtifactKey: names.generatedArtifactKey,
-            healthSecretParameter: configuration.environment.FTPFLEET_HEALTH_SECRET_PARAMETER,
           },
           // The first instances' launch events must find the control plane in place, and their
           // provisioning the bucket; on removal the group goes first and drains through both.
@@ -86,6 +84,8 @@ export default $config({
       groupName: fleet?.groupName ?? config.asgName,
       groupCreated: Boolean(fleet),
       auditSchedule: config.bucket ? config.auditSchedule : undefined,
+      provisioning: Boolean(config.bucket),
+      deepHealth: config.healthChecks === "deep",
       functions: controlPlane.functions,
     });
 

@@ -21,9 +21,8 @@ export interface FleetNames {
   groupName: string;
   /** The data bucket to create (FTPFLEET_CREATE_BUCKET), else undefined. */
   createdBucket?: string;
-  /** SecureString parameters the stack creates, with generated values, for a fleet it creates,
-   * unless the operator names one. */
-  generatedHealthSecret?: string;
+  /** The artifact key the stack creates, a generated SecureString parameter, for a fleet it
+   * creates, unless the operator names one. (No health secret: each instance generates its own.) */
   generatedArtifactKey?: string;
 }
 
@@ -49,18 +48,16 @@ export function defaultBucketName(ownerId: string, { account, region }: Deployme
   return `${ownerId}-${account}-${region}`;
 }
 
-/** Health secret and artifact key of a created fleet, under the owner's own path. */
-export function fleetParameterName(ownerId: string, name: "health-password" | "artifact-key"): string {
+/** The artifact key of a created fleet, under the owner's own path. */
+export function fleetParameterName(ownerId: string, name: "artifact-key"): string {
   return `/ftpfleet/${ownerId}/${name}`;
 }
-
-const ssmParameterName = /^(\/[A-Za-z0-9_.-]+)+$/;
 
 /**
  * The one configuration the stack deploys: the deployment's settings (loadDeploymentConfig), then
  * the fleet's (loadFleetConfig, as the functions read it) with what the stack itself decides filled
  * in — the group's name when it creates the group, the bucket's when it creates the bucket, the
- * parameters it generates. Every problem of either is named by its variable, in one error.
+ * artifact key it generates. Every problem of either is named by its variable, in one error.
  */
 export function stackConfiguration(
   env: Record<string, string | undefined>,
@@ -82,18 +79,10 @@ export function stackConfiguration(
       issues.push(`FTPFLEET_BUCKET_REGION: the stack creates the bucket in ${context.region}, not ${region}`);
     }
   }
-  const healthSecret = given("FTPFLEET_HEALTH_SECRET_PARAMETER");
-  if (healthSecret && !ssmParameterName.test(healthSecret)) {
-    issues.push("FTPFLEET_HEALTH_SECRET_PARAMETER: an SSM parameter name such as /ftpfleet/health-password");
+  if (deployment.createFleet && !given("FTPFLEET_ARTIFACT_KEY_PARAMETER")) {
+    names.generatedArtifactKey = fleetParameterName(ownerId, "artifact-key");
+    decided.FTPFLEET_ARTIFACT_KEY_PARAMETER = names.generatedArtifactKey;
   }
-  if (deployment.createFleet) {
-    if (!healthSecret) names.generatedHealthSecret = fleetParameterName(ownerId, "health-password");
-    if (!given("FTPFLEET_ARTIFACT_KEY_PARAMETER")) {
-      names.generatedArtifactKey = fleetParameterName(ownerId, "artifact-key");
-      decided.FTPFLEET_ARTIFACT_KEY_PARAMETER = names.generatedArtifactKey;
-    }
-  }
-  const healthSecretParameter = healthSecret ?? names.generatedHealthSecret;
 
   let fleet: FleetConfig | undefined;
   try {
@@ -110,13 +99,5 @@ export function stackConfiguration(
     );
   }
   if (!fleet || issues.length > 0) throw new InvalidInputError("invalid ftpfleet configuration", issues);
-  return {
-    fleet,
-    deployment,
-    names,
-    environment: {
-      ...fleetEnvironment(fleet),
-      ...(healthSecretParameter ? { FTPFLEET_HEALTH_SECRET_PARAMETER: healthSecretParameter } : {}),
-    },
-  };
+  return { fleet, deployment, names, environment: fleetEnvironment(fleet) };
 }

@@ -7,9 +7,12 @@ import {
   documentName,
   type EventPattern,
   FAILED_REPAIRS_TAG,
+  FAILING_SINCE_TAG,
   type FleetConfig,
   LAUNCH_TAG,
   lifecycleEventPattern,
+  METRICS_NAMESPACE,
+  METRICS_SERVICES,
   READY_TAG,
   RESERVED_PREFIX,
   ROTATION_TAG,
@@ -21,7 +24,9 @@ import {
 
 export const LAMBDA_RUNTIME = "nodejs22.x";
 export const LIFECYCLE_FUNCTION_TIMEOUT_SECONDS = 120;
-export const RECONCILE_SCHEDULE = "rate(5 minutes)";
+/** Every minute: the reconcile judges sustained deep-health failures, and an instance failing for
+ * FTPFLEET_HEALTH_REPLACE_SECONDS (120 s by default) is replaced by the first run after that. */
+export const RECONCILE_SCHEDULE = "rate(1 minute)";
 /** A run probes every instance up to five times (canary twice, confirm, repairs) and waits on SSM. */
 export const AUDIT_FUNCTION_TIMEOUT_SECONDS = 900;
 
@@ -76,12 +81,12 @@ export interface PermissionScope {
 }
 
 /** Least privilege: the fleet's own records in one zone (A records, CREATE/DELETE only), its own
- * group's lifecycle actions, the launch and ready tags on its own instances, and its own queue. The Describe*
- * calls support no resource-level permissions. */
+ * group's lifecycle actions, the launch and ready tags on its own instances, its own queue, and
+ * with deep health checks the Route53 health checks of its records. The Describe* calls support no
+ * resource-level permissions. */
 export function controlPlanePermissions(config: FleetConfig, scope: PermissionScope): Permission[] {
-  const { partition, region, account } = scope;
+  const { partition } = scope;
   const zone = `arn:${partition}:route53:::hostedzone/${config.hostedZoneId}`;
-  const group = `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${config.asgName}`;
   return [
     { actions: ["route53:ListResourceRecordSets"], resources: [zone] },
     {
@@ -108,7 +113,7 @@ export function controlPlanePermissions(config: FleetConfig, scope: PermissionSc
     { actions: ["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"], resources: ["*"] },
     {
       actions: ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
-      resources: [group],
+      resources: [groupArn(config, scope)],
     },
     // Launch and readiness tags, on the group's instances only: set by the lifecycle function,
     // removed by every sync (the reconcile's too) once an instance no longer needs them.
@@ -119,11 +124,32 @@ export function controlPlanePermissions(config: FleetConfig, scope: PermissionSc
   ];
 }
 
-/** The control plane's Route53 health-check rights (deep health checks: one check per instance,
- * attached to its record). Empty until the health-check workflow lands with its actions; the
- * lifecycle function gets them from here, and the reconcile too (its filter keeps route53:*). */
-export function healthCheckPermissions(_config: FleetConfig, _scope: PermissionScope): Permission[] {
-  return [];
+/** Route53 health checks, with deep health checks: every DNS sync (the lifecycle function's, the
+ * reconcile's, the audit's) creates one per serving instance, attaches it to the instance's record
+ * and deletes it once no record uses it; the reconcile reads their status. */
+export function healthCheckPermissions(
+  config: FleetConfig,
+  { partition }: Pick<PermissionScope, "partition">,
+): Permission[] {
+  if (config.healthChecks !== "deep") return [];
+  return [
+    // CreateHealthCheck and ListHealthChecks support no resource-level permission.
+    { actions: ["route53:CreateHealthCheck", "route53:ListHealthChecks"], resources: ["*"] },
+    {
+      // Health checks carry no tag or name a policy could condition on: any check of the account.
+      // The fleet deletes only checks whose CallerReference is its own.
+      actions: ["route53:DeleteHealthCheck", "route53:GetHealthCheckStatus"],
+      resources: [`arn:${partition}:route53:::healthcheck/*`],
+    },
+  ];
+}
+
+/** The group's ARN, whatever its id. */
+function groupArn(
+  config: FleetConfig,
+  { partition, region, account }: Pick<PermissionScope, "partition" | "region" | "account">,
+): string {
+  return `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${config.asgName}`;
 }
 
 /** Run the fleet's own provision and drain documents, on the fleet's own instances only. */
@@ -144,8 +170,9 @@ function commandPermissions(
   ];
 }
 
-/** The reconcile needs the same reads, record changes and tag clean-up, and nothing of the lifecycle. */
-export function reconcilePermissions(config: FleetConfig, scope: PermissionScope): Permission[] {
+/** What any DNS sync needs besides the lifecycle function's own: the reads, the record changes,
+ * the launch-tag clean-up and the health checks; nothing of the lifecycle, no queue, no SSM. */
+function dnsSyncPermissions(config: FleetConfig, scope: PermissionScope): Permission[] {
   return controlPlanePermissions(config, scope).filter((p) =>
     p.actions.every(
       (a) =>
@@ -157,8 +184,23 @@ export function reconcilePermissions(config: FleetConfig, scope: PermissionScope
   );
 }
 
-/** The audit (scheduled, and `ftpfleet audit` for an operator): the reconcile's reads and record
- * changes (taking an instance out of rotation syncs DNS); its own two marks on the group's
+/** The reconcile: a DNS sync, and with deep health checks the replacement of instances that keep
+ * failing theirs — the failing-since mark (and only it) on the group's instances, SetInstanceHealth
+ * on its group. */
+export function reconcilePermissions(config: FleetConfig, scope: PermissionScope): Permission[] {
+  return [
+    ...dnsSyncPermissions(config, scope),
+    ...(config.healthChecks === "deep"
+      ? [
+          ...tagGroupInstances(config, scope, [FAILING_SINCE_TAG]),
+          { actions: ["autoscaling:SetInstanceHealth"], resources: [groupArn(config, scope)] },
+        ]
+      : []),
+  ];
+}
+
+/** The audit (scheduled, and `ftpfleet audit` for an operator): a DNS sync's reads, record changes
+ * and health checks (taking an instance out of rotation syncs DNS); its own two marks on the group's
  * instances; SetInstanceHealth on its group (after failed repairs); the probe and repair documents,
  * on the group's instances only; the bucket: listed, any object's metadata read (HeadObject is
  * s3:GetObject, and a link object's target is read), written only under the audit's prefix; the
@@ -170,11 +212,10 @@ export function auditPermissions(
   if (!config.bucket) return [];
   const { partition, region, account } = scope;
   const bucket = `arn:${partition}:s3:::${config.bucket}`;
-  const group = `arn:${partition}:autoscaling:${region}:${account}:autoScalingGroup:*:autoScalingGroupName/${config.asgName}`;
   return [
-    ...reconcilePermissions(config, { ...scope, queueArn: "" }),
+    ...dnsSyncPermissions(config, { ...scope, queueArn: "" }),
     ...tagGroupInstances(config, scope, [ROTATION_TAG, FAILED_REPAIRS_TAG]),
-    { actions: ["autoscaling:SetInstanceHealth"], resources: [group] },
+    { actions: ["autoscaling:SetInstanceHealth"], resources: [groupArn(config, scope)] },
     {
       actions: ["ssm:SendCommand"],
       resources: (["audit-probe", "audit-repair"] as const).map(
@@ -195,21 +236,33 @@ export function auditPermissions(
   ];
 }
 
-/** One CloudWatch alarm on a metric the audit function publishes (namespace ftpfleet, dimension
- * Fleet), as data: the stack creates them, tests check them. */
-export interface AuditAlarm {
+/** The function that publishes a metric: Powertools adds it to every metric as the dimension
+ * `service` (METRICS_SERVICES), beside `Fleet`. */
+export type MetricsService = (typeof METRICS_SERVICES)[keyof typeof METRICS_SERVICES];
+
+/** One CloudWatch alarm on a metric a function publishes (namespace ftpfleet), as data: the stack
+ * creates them, tests check them. */
+export interface FleetMetricAlarm {
   id: string;
+  /** The publishing function: CloudWatch alarms match a metric's exact dimension set. */
+  service: MetricsService;
   metric: string;
   statistic: "Maximum" | "Minimum" | "Sum";
   comparison: "GreaterThanThreshold" | "LessThanThreshold";
   threshold: number;
-  /** Runs in a row. */
+  /** Periods in a row. */
   evaluationPeriods: number;
   treatMissingData: "breaching" | "notBreaching";
   description: string;
 }
 
-export const METRICS_NAMESPACE = "ftpfleet";
+export { METRICS_NAMESPACE };
+
+/** The dimensions of every metric the functions publish, exactly: an alarm or a graph naming
+ * fewer (or more) sees no data. */
+export function fleetMetricDimensions<V>(service: MetricsService, ownerId: V): { service: string; Fleet: V } {
+  return { service, Fleet: ownerId };
+}
 
 /** Seconds between two runs of a schedule: rate(N unit) exactly; a cron expression is taken as hourly
  * (the alarms then judge each hour). */
@@ -224,9 +277,15 @@ export function schedulePeriodSeconds(schedule: string): number {
 }
 
 /** What the operator is told (operations.md, "Audit findings", says what to do for each). */
-export function auditAlarms(): AuditAlarm[] {
-  const findings = (id: string, metric: string, description: string, evaluationPeriods = 1): AuditAlarm => ({
+export function auditAlarms(): FleetMetricAlarm[] {
+  const findings = (
+    id: string,
+    metric: string,
+    description: string,
+    evaluationPeriods = 1,
+  ): FleetMetricAlarm => ({
     id,
+    service: METRICS_SERVICES.audit,
     metric,
     statistic: "Maximum",
     comparison: "GreaterThanThreshold",
@@ -265,6 +324,7 @@ export function auditAlarms(): AuditAlarm[] {
     ),
     {
       id: "AuditNotRunning",
+      service: METRICS_SERVICES.audit,
       metric: "InstancesAudited",
       statistic: "Sum",
       comparison: "LessThanThreshold",
@@ -274,6 +334,95 @@ export function auditAlarms(): AuditAlarm[] {
       treatMissingData: "breaching",
       description: "The scheduled audit published nothing for two periods: it is failing or not running.",
     },
+  ];
+}
+
+/** What the control plane's own counts alarm on, each over 5 minutes: provisioning that failed
+ * (the launch is abandoned and the group tries again), with deep health checks an instance that
+ * failed its check long enough to be replaced, and every instance failing at once (the check or a
+ * shared dependency, not the instances: none is replaced). */
+export function controlPlaneMetricAlarms(fleet: {
+  provisioning: boolean;
+  deepHealth: boolean;
+}): FleetMetricAlarm[] {
+  const counted = (
+    id: string,
+    service: MetricsService,
+    metric: string,
+    description: string,
+  ): FleetMetricAlarm => ({
+    id,
+    service,
+    metric,
+    statistic: "Sum",
+    comparison: "GreaterThanThreshold",
+    threshold: 0,
+    evaluationPeriods: 1,
+    // No data point: nothing happened (the functions publish a count only when it is not zero).
+    treatMissingData: "notBreaching",
+    description,
+  });
+  return [
+    ...(fleet.provisioning
+      ? [
+          counted(
+            "ProvisionFailed",
+            METRICS_SERVICES.lifecycle,
+            "ProvisionFailed",
+            "Provisioning failed or could not start (provision.failed, provision.start-failed, provision.agent-offline): a failed launch is abandoned and the group launches another.",
+          ),
+        ]
+      : []),
+    ...(fleet.deepHealth
+      ? [
+          counted(
+            "InstancesReplaced",
+            METRICS_SERVICES.reconcile,
+            "InstancesReplaced",
+            "An instance failed its deep health check for FTPFLEET_HEALTH_REPLACE_SECONDS and was marked Unhealthy to be replaced (health.replaced).",
+          ),
+          counted(
+            "FleetFailingHealth",
+            METRICS_SERVICES.reconcile,
+            "FleetFailingHealth",
+            "Every instance fails its deep health check at once (health.fleet-failing): the bucket, the region or the check itself; none is replaced.",
+          ),
+        ]
+      : []),
+  ];
+}
+
+/** Seconds each control-plane count alarm judges. */
+export const CONTROL_PLANE_ALARM_PERIOD_SECONDS = 300;
+
+/** Every alarm on a metric the functions publish, as alarm specs with both dimensions: the control
+ * plane's counts over 5 minutes, and the audit's (with a schedule) over one run each. */
+export function fleetMetricAlarms(input: {
+  ownerId: string;
+  provisioning: boolean;
+  deepHealth: boolean;
+  auditSchedule?: string | undefined;
+}): AlarmSpec[] {
+  const spec = (alarm: FleetMetricAlarm, periodSeconds: number): AlarmSpec => ({
+    id: alarm.id,
+    description: alarm.description,
+    comparison: alarm.comparison,
+    threshold: alarm.threshold,
+    evaluationPeriods: alarm.evaluationPeriods,
+    treatMissingData: alarm.treatMissingData,
+    metric: {
+      namespace: METRICS_NAMESPACE,
+      name: alarm.metric,
+      dimensions: fleetMetricDimensions(alarm.service, input.ownerId),
+      statistic: alarm.statistic,
+      periodSeconds,
+    },
+  });
+  const audit = input.auditSchedule;
+  return [
+    ...controlPlaneMetricAlarms(input).map((alarm) => spec(alarm, CONTROL_PLANE_ALARM_PERIOD_SECONDS)),
+    // The audit's alarms judge each run: their period is the schedule's.
+    ...(audit ? auditAlarms().map((alarm) => spec(alarm, schedulePeriodSeconds(audit))) : []),
   ];
 }
 
@@ -396,19 +545,18 @@ function sendToGroupInstances(
  * .ftpfleet/, its own apply report (applied/), the audit probe's answers (audit/runs/) and sealed
  * builds (artifacts/, read with sources/); the SSM agent's full command outputs (the command-output
  * bucket, and CloudWatch Logs: the control plane asks for both); the fleet's own SecureString
- * parameters, decrypted through SSM only. Root on an instance holds these credentials: the threat
- * model (docs/provisioning.md) trusts it, so user-data writes are not carved out of .ftpfleet/. */
+ * parameters (certificate, artifact key), decrypted through SSM only; no health secret, which each
+ * instance generates itself (configure-health.sh). Root on an instance holds these credentials:
+ * the threat model (docs/provisioning.md) trusts it, so user-data writes are not carved out of
+ * .ftpfleet/. */
 export function instancePermissions(
   config: FleetConfig,
   { partition, region, account }: Omit<PermissionScope, "queueArn">,
-  {
-    outputBucket,
-    healthSecretParameter,
-  }: { outputBucket: string; healthSecretParameter?: string | undefined },
+  { outputBucket }: { outputBucket: string },
 ): Permission[] {
   if (!config.bucket) return [];
   const bucket = `arn:${partition}:s3:::${config.bucket}`;
-  const parameters = [config.tlsCertificateParameter, config.artifactKeyParameter, healthSecretParameter]
+  const parameters = [config.tlsCertificateParameter, config.artifactKeyParameter]
     .filter((name): name is string => Boolean(name))
     .map((name) => parameterArn({ partition, region, account }, name));
   const logGroups = `arn:${partition}:logs:${region}:${account}:log-group:/aws/ssm/${documentName(config, "")}*`;
@@ -743,12 +891,26 @@ export interface DashboardInput {
   functions: { label: string; name: string }[];
   /** Whether the audit runs (a bucket): its metrics get their widgets. */
   audit: boolean;
+  /** Whether SSM provisions new instances (a bucket): the provisioning widgets. */
+  provisioning: boolean;
+  /** Whether instances carry deep health checks: the deep-health widget. */
+  deepHealth: boolean;
 }
+
+/** The functions whose DNS syncs and AWS calls are counted (DnsChanges, ThrottlesRetried): those
+ * whose logger carries the metrics (functions/runtime.ts). */
+const SYNC_SERVICES: readonly MetricsService[] = [METRICS_SERVICES.lifecycle, METRICS_SERVICES.reconcile];
 
 /** The CloudWatch dashboard's body (pure; the stack serializes it once names are known). */
 export function dashboardBody(input: DashboardInput) {
   const group = ["AutoScalingGroupName", input.groupName];
-  const fleet = ["Fleet", input.ownerId];
+  /** A metric a function publishes, with exactly the dimensions it is published with. */
+  const published = (service: MetricsService, metric: string, options: Record<string, unknown>) => [
+    METRICS_NAMESPACE,
+    metric,
+    ...Object.entries(fleetMetricDimensions(service, input.ownerId)).flat(),
+    options,
+  ];
   const widget = (title: string, metrics: unknown[][], extra: Record<string, unknown> = {}) => ({
     title,
     metrics,
@@ -757,6 +919,7 @@ export function dashboardBody(input: DashboardInput) {
     period: 300,
     ...extra,
   });
+  const { lifecycle, reconcile, audit } = METRICS_SERVICES;
   const widgets = [
     widget("Instances", [
       ["AWS/AutoScaling", "GroupInServiceInstances", ...group, { stat: "Maximum", label: "in service" }],
@@ -788,24 +951,53 @@ export function dashboardBody(input: DashboardInput) {
         ["AWS/Lambda", "Throttles", "FunctionName", name, { stat: "Sum", label: `${label} throttles` }],
       ]),
     ),
+    widget("Launches", [
+      published(lifecycle, "LaunchesContinued", { stat: "Sum", label: "continued" }),
+      published(lifecycle, "LaunchesAbandoned", { stat: "Sum", label: "abandoned" }),
+      ...(input.provisioning
+        ? [published(lifecycle, "ProvisionFailed", { stat: "Sum", label: "provisioning failed" })]
+        : []),
+    ]),
+    ...(input.provisioning
+      ? [
+          widget("Provisioning duration (ms)", [
+            published(lifecycle, "ProvisionDuration", { stat: "p50", label: "p50" }),
+            published(lifecycle, "ProvisionDuration", { stat: "Maximum", label: "max" }),
+          ]),
+        ]
+      : []),
+    widget(
+      "DNS changes",
+      SYNC_SERVICES.map((service) => published(service, "DnsChanges", { stat: "Sum", label: service })),
+    ),
+    widget(
+      "Throttled AWS calls retried",
+      SYNC_SERVICES.map((service) => published(service, "ThrottlesRetried", { stat: "Sum", label: service })),
+    ),
+    ...(input.deepHealth
+      ? [
+          widget("Deep health", [
+            published(reconcile, "InstancesFailingHealth", { stat: "Sum", label: "started failing" }),
+            published(reconcile, "InstancesReplaced", { stat: "Sum", label: "replaced" }),
+            published(reconcile, "FleetFailingHealth", { stat: "Sum", label: "whole fleet failing" }),
+          ]),
+        ]
+      : []),
     ...(input.audit
       ? [
           widget(
             "Audit: instances",
             ["InstancesAudited", "InstancesWithFindings", "InstancesUnreached", "InstancesOutOfRotation"].map(
-              (metric) => [METRICS_NAMESPACE, metric, ...fleet, { stat: "Maximum" }],
+              (metric) => published(audit, metric, { stat: "Maximum" }),
             ),
           ),
           widget(
             "Audit: objects",
-            ["StaleObjects", "SymlinkObjects", "BucketFindings"].map((metric) => [
-              METRICS_NAMESPACE,
-              metric,
-              ...fleet,
-              { stat: "Maximum" },
-            ]),
+            ["StaleObjects", "SymlinkObjects", "BucketFindings"].map((metric) =>
+              published(audit, metric, { stat: "Maximum" }),
+            ),
           ),
-          widget("Audit: canary lag (ms)", [[METRICS_NAMESPACE, "MaxLag", ...fleet, { stat: "Maximum" }]]),
+          widget("Audit: canary lag (ms)", [published(audit, "MaxLag", { stat: "Maximum" })]),
         ]
       : []),
   ];

@@ -25,12 +25,9 @@ export interface FleetArgs {
   account: string;
   /** The command-output bucket, where the SSM agent puts full outputs. */
   outputBucket: pulumi.Input<string>;
-  /** Parameters to create with generated values, each unless the operator named one
-   * (stackConfiguration decides). */
-  generatedHealthSecret?: string | undefined;
+  /** The artifact key's parameter to create with a generated value, unless the operator named one
+   * (stackConfiguration decides). No health secret: each instance generates its own. */
   generatedArtifactKey?: string | undefined;
-  /** The health secret the instances read: the generated one, or the operator's. */
-  healthSecretParameter?: string | undefined;
 }
 
 export interface Fleet {
@@ -54,22 +51,7 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
 
   // What an instance reads while it is provisioned: in place before the group launches any.
   const provisioningNeeds: pulumi.Resource[] = [];
-  // Secrets: generated here, stored as SecureString parameters, never an output of the stack.
-  if (args.generatedHealthSecret) {
-    const password = new random.RandomPassword("HealthPassword", { length: 40, special: false }, options);
-    const parameter = new aws.ssm.Parameter(
-      "HealthPasswordParameter",
-      {
-        name: args.generatedHealthSecret,
-        type: "SecureString",
-        value: password.result,
-        description: `ftpfleet ${fleet.ownerId}: the deep health endpoint's password`,
-        tags,
-      },
-      options,
-    );
-    provisioningNeeds.push(parameter);
-  }
+  // The artifact key: generated here, stored as a SecureString parameter, never an output of the stack.
   if (args.generatedArtifactKey) {
     // 64 hex digits, the key that seals the build artifacts cached in the bucket.
     const key = new random.RandomBytes("ArtifactKey", { length: 32 }, options);
@@ -113,13 +95,7 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
       policy: pulumi
         .output(args.outputBucket)
         .apply((outputBucket) =>
-          iamPolicyDocument(
-            instancePermissions(
-              fleet,
-              { partition, region, account },
-              { outputBucket, healthSecretParameter: args.healthSecretParameter },
-            ),
-          ),
+          iamPolicyDocument(instancePermissions(fleet, { partition, region, account }, { outputBucket })),
         ),
     },
     options,

@@ -4,13 +4,11 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import {
   type AlarmSpec,
-  auditAlarms,
   controlPlaneAlarms,
   dashboardBody,
   fleetAlarms,
-  METRICS_NAMESPACE,
+  fleetMetricAlarms,
   type MetricSpec,
-  schedulePeriodSeconds,
 } from "./definitions";
 
 export interface ObservabilityArgs {
@@ -25,16 +23,27 @@ export interface ObservabilityArgs {
   groupCreated: boolean;
   /** The audit's schedule when the audit runs (a bucket), else undefined. */
   auditSchedule?: string | undefined;
+  /** Whether SSM provisions new instances (a bucket). */
+  provisioning: boolean;
+  /** Whether instances carry deep health checks (FTPFLEET_HEALTH_CHECKS=deep). */
+  deepHealth: boolean;
   functions: { label: string; name: pulumi.Input<string> }[];
 }
 
-/** The alarms (control plane, fleet, audit) and one dashboard of the fleet. */
+/** The alarms (control plane, fleet, the functions' own metrics) and one dashboard of the fleet. */
 export function observabilityResources(args: ObservabilityArgs, options: pulumi.CustomResourceOptions = {}) {
   const notify = [args.alertsTopicArn];
-  const alarms = [
+  const specs: AlarmSpec<pulumi.Input<string>>[] = [
     ...controlPlaneAlarms<pulumi.Input<string>>({ deadLetterQueue: args.deadLetterQueueName }),
     ...(args.groupCreated ? fleetAlarms<pulumi.Input<string>>({ group: args.groupName }) : []),
-  ].map(
+    ...fleetMetricAlarms({
+      ownerId: args.ownerId,
+      provisioning: args.provisioning,
+      deepHealth: args.deepHealth,
+      auditSchedule: args.auditSchedule,
+    }),
+  ];
+  const alarms = specs.map(
     (spec) =>
       new aws.cloudwatch.MetricAlarm(
         spec.id,
@@ -42,33 +51,6 @@ export function observabilityResources(args: ObservabilityArgs, options: pulumi.
         options,
       ),
   );
-
-  if (args.auditSchedule) {
-    // The audit's alarms judge each run: their period is the schedule's.
-    const period = schedulePeriodSeconds(args.auditSchedule);
-    for (const alarm of auditAlarms()) {
-      alarms.push(
-        new aws.cloudwatch.MetricAlarm(
-          alarm.id,
-          {
-            alarmDescription: alarm.description,
-            namespace: METRICS_NAMESPACE,
-            metricName: alarm.metric,
-            dimensions: { Fleet: args.ownerId },
-            statistic: alarm.statistic,
-            period,
-            evaluationPeriods: alarm.evaluationPeriods,
-            threshold: alarm.threshold,
-            comparisonOperator: alarm.comparison,
-            treatMissingData: alarm.treatMissingData,
-            alarmActions: notify,
-            okActions: notify,
-          },
-          options,
-        ),
-      );
-    }
-  }
 
   const dashboard = new aws.cloudwatch.Dashboard(
     "Dashboard",
@@ -85,6 +67,8 @@ export function observabilityResources(args: ObservabilityArgs, options: pulumi.
               deadLetterQueue: deadLetterQueue as string,
               functions: args.functions.map((f, i) => ({ label: f.label, name: functionNames[i] as string })),
               audit: Boolean(args.auditSchedule),
+              provisioning: args.provisioning,
+              deepHealth: args.deepHealth,
             }),
           ),
         ),

@@ -5,14 +5,18 @@ import {
   type InvalidInputError,
   loadDeploymentConfig,
   loadFleetConfig,
+  METRIC_EVENTS,
+  METRICS_SERVICES,
   RESERVED_PREFIX,
   USERS_MANIFEST_KEY,
 } from "@ftpfleet/core";
 import { describe, expect, it } from "vitest";
 import { stackConfiguration } from "../stacks/configuration";
 import {
+  type AlarmSpec,
   auditAlarms,
   controlPlaneAlarms,
+  controlPlaneMetricAlarms,
   controlPlanePermissions,
   dashboardBody,
   dataBucketLifecycleRules,
@@ -20,6 +24,7 @@ import {
   debianAmiQuery,
   fleetAlarms,
   fleetIngressRules,
+  fleetMetricAlarms,
   healthCheckPermissions,
   instancePermissions,
   type Permission,
@@ -70,12 +75,11 @@ describe("the stack's configuration", () => {
     );
   });
 
-  it("fills in what it creates: group, bucket in its own region, health secret and artifact key", () => {
+  it("fills in what it creates: group, bucket in its own region, artifact key (no health secret)", () => {
     const configuration = stackConfiguration(created, context);
     expect(configuration.names).toEqual({
       groupName: "ftpfleet-prod-fleet",
       createdBucket: "ftpfleet-prod-123456789012-us-east-1",
-      generatedHealthSecret: "/ftpfleet/ftpfleet-prod/health-password",
       generatedArtifactKey: "/ftpfleet/ftpfleet-prod/artifact-key",
     });
     expect(configuration.fleet).toMatchObject({
@@ -89,9 +93,11 @@ describe("the stack's configuration", () => {
     expect(configuration.environment).toMatchObject({
       FTPFLEET_ASG_NAME: "ftpfleet-prod-fleet",
       FTPFLEET_BUCKET: "ftpfleet-prod-123456789012-us-east-1",
-      FTPFLEET_HEALTH_SECRET_PARAMETER: "/ftpfleet/ftpfleet-prod/health-password",
       FTPFLEET_ARTIFACT_KEY_PARAMETER: "/ftpfleet/ftpfleet-prod/artifact-key",
     });
+    // Each instance generates its health password itself: nothing to create, pass or read.
+    expect(configuration.environment).toEqual(fleetEnvironment(configuration.fleet));
+    expect(JSON.stringify(configuration)).not.toMatch(/health-password|HEALTH_SECRET/);
   });
 
   it("creates no parameter the operator named, and creates the group under a given name", () => {
@@ -101,7 +107,6 @@ describe("the stack's configuration", () => {
         FTPFLEET_ASG_NAME: "ftp-fleet",
         FTPFLEET_CREATE_FLEET: "true",
         FTPFLEET_ARTIFACT_KEY_PARAMETER: "/ops/artifact-key",
-        FTPFLEET_HEALTH_SECRET_PARAMETER: "/ops/health",
       },
       context,
     );
@@ -111,7 +116,6 @@ describe("the stack's configuration", () => {
     });
     expect(configuration.environment).toMatchObject({
       FTPFLEET_ARTIFACT_KEY_PARAMETER: "/ops/artifact-key",
-      FTPFLEET_HEALTH_SECRET_PARAMETER: "/ops/health",
     });
   });
 
@@ -129,8 +133,8 @@ describe("the stack's configuration", () => {
     expect(problems({ ...withoutCertificate, FTPFLEET_TLS_MODE: "off" })).toEqual([]);
     expect(problems({ ...created, FTPFLEET_BUCKET_REGION: "eu-west-1" })).toEqual(["FTPFLEET_BUCKET_REGION"]);
     expect(
-      problems({ ...created, FTPFLEET_RECORD_TTL: "9999", FTPFLEET_HEALTH_SECRET_PARAMETER: "x" }),
-    ).toEqual(["FTPFLEET_HEALTH_SECRET_PARAMETER", "FTPFLEET_RECORD_TTL"]);
+      problems({ ...created, FTPFLEET_RECORD_TTL: "9999", FTPFLEET_BUCKET_REGION: "eu-west-1" }),
+    ).toEqual(["FTPFLEET_BUCKET_REGION", "FTPFLEET_RECORD_TTL"]);
     expect(() => stackConfiguration({ ...created, FTPFLEET_MIN_SIZE: "x" }, context)).toThrow(
       /FTPFLEET_MIN_SIZE/,
     );
@@ -139,10 +143,7 @@ describe("the stack's configuration", () => {
 
 describe("instance permissions", () => {
   const config = stackConfiguration(created, context).fleet;
-  const statements = instancePermissions(config, scope, {
-    outputBucket: "ftpfleet-output",
-    healthSecretParameter: "/ftpfleet/ftpfleet-prod/health-password",
-  });
+  const statements = instancePermissions(config, scope, { outputBucket: "ftpfleet-output" });
   const bucket = "arn:aws:s3:::ftpfleet-prod-123456789012-us-east-1";
 
   it("read and write the bucket's files through s3fs, in parts too, and list it", () => {
@@ -175,11 +176,10 @@ describe("instance permissions", () => {
     }
   });
 
-  it("read exactly the fleet's own parameters, decrypted through SSM only", () => {
+  it("read exactly the fleet's own parameters (certificate, artifact key), decrypted through SSM only", () => {
     const parameters = [
       "arn:aws:ssm:us-east-1:123456789012:parameter/ftpfleet/prod/tls",
       "arn:aws:ssm:us-east-1:123456789012:parameter/ftpfleet/ftpfleet-prod/artifact-key",
-      "arn:aws:ssm:us-east-1:123456789012:parameter/ftpfleet/ftpfleet-prod/health-password",
     ];
     const ssm = statements.filter((s) => s.actions.some((a) => a.startsWith("ssm:")));
     expect(ssm).toEqual([{ actions: ["ssm:GetParameter"], resources: parameters }]);
@@ -222,15 +222,23 @@ describe("instance permissions", () => {
   });
 });
 
-describe("the control plane's room for health-check rights", () => {
-  it("is empty until the health-check workflow names its actions, and reaches the control plane", () => {
-    const config = testConfig();
+describe("the control plane's health-check rights", () => {
+  it("reach the lifecycle function of a created fleet (deep health by default), and none without", () => {
+    const config = stackConfiguration(created, context).fleet;
     const s = { ...scope, queueArn: "arn:aws:sqs:us-east-1:123456789012:q" };
-    expect(healthCheckPermissions(config, s)).toEqual([]);
-    // Whatever it will hold, the lifecycle function gets it.
-    expect(controlPlanePermissions(config, s)).toEqual(
-      expect.arrayContaining(healthCheckPermissions(config, s)),
+    const rights = healthCheckPermissions(config, s);
+    expect(rights.flatMap((p) => p.actions).sort()).toEqual([
+      "route53:CreateHealthCheck",
+      "route53:DeleteHealthCheck",
+      "route53:GetHealthCheckStatus",
+      "route53:ListHealthChecks",
+    ]);
+    expect(allows(rights, "route53:DeleteHealthCheck", "arn:aws:route53:::healthcheck/abc-123")).toBe(true);
+    expect(allows(rights, "route53:DeleteHealthCheck", "arn:aws:route53:::hostedzone/Z0TESTZONE")).toBe(
+      false,
     );
+    expect(controlPlanePermissions(config, s)).toEqual(expect.arrayContaining(rights));
+    expect(healthCheckPermissions(testConfig(), s)).toEqual([]);
   });
 });
 
@@ -383,10 +391,74 @@ describe("alarms and dashboard", () => {
     });
     const ids = [
       ...auditAlarms(),
+      ...controlPlaneMetricAlarms({ provisioning: true, deepHealth: true }),
       ...controlPlaneAlarms({ deadLetterQueue: "q" }),
       ...fleetAlarms({ group: "g" }),
     ].map((a) => a.id);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  const everything = { ownerId: "ftpfleet-prod", provisioning: true, deepHealth: true };
+  const allAlarms = (): AlarmSpec[] => [
+    ...controlPlaneAlarms({ deadLetterQueue: "dlq" }),
+    ...fleetAlarms({ group: "ftp-fleet" }),
+    ...fleetMetricAlarms({ ...everything, auditSchedule: "rate(15 minutes)" }),
+  ];
+  const metricsOfAlarm = (alarm: AlarmSpec) => [
+    ...(alarm.metric ? [alarm.metric] : []),
+    ...Object.values(alarm.expression?.metrics ?? {}),
+  ];
+
+  it("name both dimensions the functions publish with, service and Fleet, on every ftpfleet metric", () => {
+    const published = allAlarms()
+      .flatMap(metricsOfAlarm)
+      .filter((m) => m.namespace === "ftpfleet");
+    expect(published.length).toBeGreaterThan(0);
+    const services = Object.values(METRICS_SERVICES) as string[];
+    for (const metric of published) {
+      // CloudWatch matches the exact dimension set: {Fleet} alone would never see a data point.
+      expect(Object.keys(metric.dimensions), metric.name).toEqual(["service", "Fleet"]);
+      expect(services, metric.name).toContain(metric.dimensions.service);
+      expect(metric.dimensions.Fleet).toBe("ftpfleet-prod");
+    }
+    expect(
+      Object.fromEntries(
+        fleetMetricAlarms({ ...everything, auditSchedule: "rate(15 minutes)" }).map((a) => [
+          a.id,
+          a.metric?.dimensions.service,
+        ]),
+      ),
+    ).toEqual({
+      ProvisionFailed: "lifecycle",
+      InstancesReplaced: "reconcile",
+      FleetFailingHealth: "reconcile",
+      ...Object.fromEntries(auditAlarms().map((a) => [a.id, "audit"])),
+    });
+  });
+
+  it("alarm on failed provisioning, replaced instances and a fleet failing its deep checks, over 5 minutes", () => {
+    const alarms = fleetMetricAlarms(everything);
+    expect(alarms.map((a) => a.id)).toEqual(["ProvisionFailed", "InstancesReplaced", "FleetFailingHealth"]);
+    const counted = new Set(Object.values(METRIC_EVENTS).flatMap((rules) => rules.map((r) => r.metric)));
+    for (const alarm of alarms) {
+      expect(alarm, alarm.id).toMatchObject({
+        comparison: "GreaterThanThreshold",
+        threshold: 0,
+        evaluationPeriods: 1,
+        treatMissingData: "notBreaching",
+        metric: { namespace: "ftpfleet", statistic: "Sum", periodSeconds: 300 },
+      });
+      // A metric the control plane really counts (METRIC_EVENTS), under the same name.
+      expect(counted.has(alarm.metric?.name ?? ""), alarm.id).toBe(true);
+    }
+    // Without provisioning (no bucket) or deep health, the alarms on what cannot happen are left out.
+    expect(fleetMetricAlarms({ ...everything, provisioning: false, deepHealth: false })).toEqual([]);
+    expect(
+      fleetMetricAlarms({ ...everything, deepHealth: false, auditSchedule: "rate(1 hour)" }).map((a) => [
+        a.id,
+        a.metric?.periodSeconds,
+      ]),
+    ).toEqual([["ProvisionFailed", 300], ...auditAlarms().map((a) => [a.id, 3600])]);
   });
 
   const input = {
@@ -399,11 +471,14 @@ describe("alarms and dashboard", () => {
       { label: "reconcile", name: "fn-reconcile" },
     ],
     audit: true,
+    provisioning: true,
+    deepHealth: true,
   };
   const metricsOf = (body: ReturnType<typeof dashboardBody>) =>
     body.widgets.flatMap((w) => w.properties.metrics as unknown[][]);
+  const fleetDimensions = (service: string) => ["service", service, "Fleet", "ftpfleet-prod"];
 
-  it("show instances, network, dead letters, function errors and throttles, and the audit's metrics", () => {
+  it("show instances, network, dead letters, function errors and throttles, and the control plane's and audit's metrics", () => {
     const metrics = metricsOf(dashboardBody(input));
     const has = (...prefix: string[]) =>
       metrics.some((m) => prefix.every((part, i) => m[i] === part))
@@ -416,30 +491,67 @@ describe("alarms and dashboard", () => {
       ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "dlq"],
       ["AWS/Lambda", "Errors", "FunctionName", "fn-lifecycle"],
       ["AWS/Lambda", "Throttles", "FunctionName", "fn-reconcile"],
-      ["ftpfleet", "InstancesWithFindings", "Fleet", "ftpfleet-prod"],
-      ["ftpfleet", "MaxLag", "Fleet", "ftpfleet-prod"],
+      ["ftpfleet", "LaunchesContinued", ...fleetDimensions("lifecycle")],
+      ["ftpfleet", "LaunchesAbandoned", ...fleetDimensions("lifecycle")],
+      ["ftpfleet", "ProvisionDuration", ...fleetDimensions("lifecycle")],
+      ["ftpfleet", "DnsChanges", ...fleetDimensions("lifecycle")],
+      ["ftpfleet", "DnsChanges", ...fleetDimensions("reconcile")],
+      ["ftpfleet", "ThrottlesRetried", ...fleetDimensions("lifecycle")],
+      ["ftpfleet", "ThrottlesRetried", ...fleetDimensions("reconcile")],
+      ["ftpfleet", "InstancesFailingHealth", ...fleetDimensions("reconcile")],
+      ["ftpfleet", "InstancesReplaced", ...fleetDimensions("reconcile")],
+      ["ftpfleet", "InstancesWithFindings", ...fleetDimensions("audit")],
+      ["ftpfleet", "MaxLag", ...fleetDimensions("audit")],
     ]) {
       expect(has(...expected)).toBe(expected.join(" "));
     }
-    for (const alarm of auditAlarms()) {
-      expect(
-        metrics.some((m) => m[0] === "ftpfleet" && m[1] === alarm.metric),
-        alarm.metric,
-      ).toBe(true);
+    const duration = metrics.filter((m) => m[1] === "ProvisionDuration").map((m) => m.at(-1));
+    expect(duration).toEqual([
+      expect.objectContaining({ stat: "p50" }),
+      expect.objectContaining({ stat: "Maximum" }),
+    ]);
+    // Every alarm's metric is on the dashboard, with the alarm's own dimensions.
+    for (const alarm of allAlarms().filter((a) => a.metric?.namespace === "ftpfleet")) {
+      const metric = alarm.metric;
+      if (!metric) continue;
+      expect(has("ftpfleet", metric.name, ...Object.entries(metric.dimensions).flat()), alarm.id).not.toMatch(
+        /^missing/,
+      );
     }
   });
 
-  it("leave the audit out without a bucket, and lay widgets out without overlap", () => {
-    const body = dashboardBody({ ...input, audit: false });
-    expect(metricsOf(body).some((m) => m[0] === "ftpfleet")).toBe(false);
-    const cells = new Set<string>();
-    for (const w of dashboardBody(input).widgets) {
-      expect(w.x + w.width).toBeLessThanOrEqual(24);
-      for (let x = w.x; x < w.x + w.width; x++)
-        for (let y = w.y; y < w.y + w.height; y++) {
-          expect(cells.has(`${x},${y}`)).toBe(false);
-          cells.add(`${x},${y}`);
-        }
+  it("graph every ftpfleet metric with exactly the service and Fleet dimensions", () => {
+    const published = metricsOf(dashboardBody(input)).filter((m) => m[0] === "ftpfleet");
+    const services = Object.values(METRICS_SERVICES) as string[];
+    expect(published.length).toBeGreaterThan(0);
+    for (const m of published) {
+      // namespace, name, then dimension pairs, then the options object.
+      const pairs = m.slice(2, -1);
+      expect(pairs, String(m[1])).toHaveLength(4);
+      expect([pairs[0], pairs[2], pairs[3]], String(m[1])).toEqual(["service", "Fleet", "ftpfleet-prod"]);
+      expect(services).toContain(pairs[1]);
+    }
+  });
+
+  it("leave out the audit without a bucket, provisioning without one, deep health when off; lay widgets out without overlap", () => {
+    const body = dashboardBody({ ...input, audit: false, provisioning: false, deepHealth: false });
+    const names = metricsOf(body)
+      .filter((m) => m[0] === "ftpfleet")
+      .map((m) => m[1]);
+    expect(names.some((n) => auditAlarms().some((a) => a.metric === n))).toBe(false);
+    expect(names).not.toContain("ProvisionDuration");
+    expect(names).not.toContain("InstancesReplaced");
+    expect(names).toContain("LaunchesContinued");
+    for (const b of [body, dashboardBody(input)]) {
+      const cells = new Set<string>();
+      for (const w of b.widgets) {
+        expect(w.x + w.width).toBeLessThanOrEqual(24);
+        for (let x = w.x; x < w.x + w.width; x++)
+          for (let y = w.y; y < w.y + w.height; y++) {
+            expect(cells.has(`${x},${y}`)).toBe(false);
+            cells.add(`${x},${y}`);
+          }
+      }
     }
     expect(JSON.parse(JSON.stringify(body))).toEqual(body);
   });

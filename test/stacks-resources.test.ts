@@ -1,11 +1,17 @@
 // The raw AWS resources of stacks/fleet.ts, stacks/storage.ts and stacks/observability.ts, built
 // under Pulumi's mocks with the Pulumi SDKs `sst deploy` uses (.sst/platform, see vitest.config.ts):
 // what would be sent to AWS, checked without AWS.
-import { lifecycleHooks } from "@ftpfleet/core";
+import { lifecycleHooks, METRICS_SERVICES } from "@ftpfleet/core";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stackConfiguration } from "../stacks/configuration";
-import { auditAlarms, iamPolicyDocument, instancePermissions, ssmAgentUserData } from "../stacks/definitions";
+import {
+  auditAlarms,
+  fleetMetricAlarms,
+  iamPolicyDocument,
+  instancePermissions,
+  ssmAgentUserData,
+} from "../stacks/definitions";
 
 // biome-ignore lint/suspicious/noExplicitAny: the mocks hand over whatever each resource type takes.
 type Inputs = Record<string, any>;
@@ -22,7 +28,7 @@ const resourceOptions = new Map<string, pulumi.ResourceOptions>();
 
 const DEBIAN_AMI = "ami-0d3b1a9c0ffee1234";
 const HEALTH_CHECKERS = "pl-0r53healthcheckers";
-const PASSWORD = "generated-password-never-an-output";
+const ARTIFACT_KEY = "ab".repeat(32);
 /** How Pulumi marks a secret value it hands to a provider (or to the mocks). */
 const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
@@ -37,8 +43,7 @@ pulumi.runtime.setMocks(
         name: args.inputs.name ?? `${args.name}-physical`,
       };
       if (args.type === "aws:ec2/launchTemplate:LaunchTemplate") state.latestVersion = 3;
-      if (args.type === "random:index/randomPassword:RandomPassword") state.result = PASSWORD;
-      if (args.type === "random:index/randomBytes:RandomBytes") state.hex = "ab".repeat(32);
+      if (args.type === "random:index/randomBytes:RandomBytes") state.hex = ARTIFACT_KEY;
       return { id: `${args.name}-id`, state };
     },
     call(args) {
@@ -119,9 +124,7 @@ beforeAll(async () => {
       region: context.region,
       account: context.account,
       outputBucket: pulumi.output("ftpfleet-output"),
-      generatedHealthSecret: names.generatedHealthSecret,
       generatedArtifactKey: names.generatedArtifactKey,
-      healthSecretParameter: configuration.environment.FTPFLEET_HEALTH_SECRET_PARAMETER,
     },
     options,
   );
@@ -147,6 +150,8 @@ beforeAll(async () => {
       groupName: fleet.groupName,
       groupCreated: true,
       auditSchedule: config.auditSchedule,
+      provisioning: true,
+      deepHealth: config.healthChecks === "deep",
       functions: [{ label: "lifecycle", name: pulumi.output("fn-lifecycle") }],
     },
     options,
@@ -288,12 +293,10 @@ describe("the Auto Scaling group", () => {
     );
   });
 
-  it("launches only once the instance's rights and secrets exist", () => {
+  it("launches only once the instance's rights and the artifact key exist", () => {
     const needs = (resourceOptions.get("FleetGroup")?.dependsOn ?? []) as pulumi.Resource[];
     const names = needs.map((r) => (r as unknown as { __name: string }).__name);
-    expect(names.sort()).toEqual(
-      ["ArtifactKeyParameter", "HealthPasswordParameter", "InstanceRolePolicy", "InstanceRoleSsm"].sort(),
-    );
+    expect(names.sort()).toEqual(["ArtifactKeyParameter", "InstanceRolePolicy", "InstanceRoleSsm"].sort());
   });
 
   it("scales on the traffic its instances send", () => {
@@ -326,10 +329,7 @@ describe("the instance role", () => {
           instancePermissions(
             config,
             { partition: "aws", region: "eu-west-1", account: "123456789012" },
-            {
-              outputBucket: "ftpfleet-output",
-              healthSecretParameter: "/ftpfleet/ftpfleet-prod/health-password",
-            },
+            { outputBucket: "ftpfleet-output" },
           ),
         ),
       ),
@@ -338,25 +338,18 @@ describe("the instance role", () => {
 });
 
 describe("the fleet's secrets", () => {
-  it("are generated into SecureString parameters under the owner's path", () => {
-    const parameter = (name: string) =>
-      created.find((r) => r.type === "aws:ssm/parameter:Parameter" && r.inputs.name === name)?.inputs;
-    expect(created.filter((r) => r.type === "aws:ssm/parameter:Parameter")).toHaveLength(2);
-    // Both values travel as Pulumi secrets: encrypted in the state, masked in every diff.
-    expect(parameter("/ftpfleet/ftpfleet-prod/health-password")).toMatchObject({
-      type: "SecureString",
-      value: { [SECRET_SIGNATURE]: SECRET_VALUE, value: PASSWORD },
-    });
-    expect(parameter("/ftpfleet/ftpfleet-prod/artifact-key")).toMatchObject({
+  it("are the artifact key alone, generated into a SecureString parameter under the owner's path", () => {
+    const parameters = created.filter((r) => r.type === "aws:ssm/parameter:Parameter");
+    // No deploy-time health secret: each instance generates its own, and only it logs in with it.
+    expect(parameters.map((r) => r.inputs.name)).toEqual(["/ftpfleet/ftpfleet-prod/artifact-key"]);
+    expect(created.filter((r) => r.type === "random:index/randomPassword:RandomPassword")).toEqual([]);
+    // The value travels as a Pulumi secret: encrypted in the state, masked in every diff.
+    expect(parameters[0]?.inputs).toMatchObject({
       type: "SecureString",
       value: { [SECRET_SIGNATURE]: SECRET_VALUE, value: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
-    expect(one("random:index/randomPassword:RandomPassword").inputs).toMatchObject({
-      length: 40,
-      special: false,
-    });
-    // Nothing the fleet module hands back carries them.
-    expect(JSON.stringify(fleetOutputs)).not.toContain(PASSWORD);
+    // Nothing the fleet module hands back carries it.
+    expect(JSON.stringify(fleetOutputs)).not.toContain(ARTIFACT_KEY);
   });
 });
 
@@ -410,7 +403,16 @@ describe("alarms and the dashboard", () => {
       alarms()
         .map((a) => a.name)
         .sort(),
-    ).toEqual(["LifecycleDeadLettersAlarm", "FleetBelowDesired", ...auditAlarms().map((a) => a.id)].sort());
+    ).toEqual(
+      [
+        "LifecycleDeadLettersAlarm",
+        "FleetBelowDesired",
+        "ProvisionFailed",
+        "InstancesReplaced",
+        "FleetFailingHealth",
+        ...auditAlarms().map((a) => a.id),
+      ].sort(),
+    );
     for (const alarm of alarms()) {
       expect(alarm.inputs.alarmActions, alarm.name).toEqual(["arn:aws:sns:eu-west-1:123456789012:alerts"]);
       expect(alarm.inputs.okActions, alarm.name).toEqual(["arn:aws:sns:eu-west-1:123456789012:alerts"]);
@@ -433,8 +435,43 @@ describe("alarms and the dashboard", () => {
     ]);
     expect(alarms().find((a) => a.name === "AuditStale")?.inputs).toMatchObject({
       namespace: "ftpfleet",
-      dimensions: { Fleet: "ftpfleet-prod" },
+      dimensions: { service: "audit", Fleet: "ftpfleet-prod" },
       period: 900,
+    });
+  });
+
+  it("watch the functions' metrics with exactly the dimensions they are published with", () => {
+    const published = alarms().filter((a) => a.inputs.namespace === "ftpfleet");
+    expect(published.map((a) => a.name).sort()).toEqual(
+      fleetMetricAlarms({
+        ownerId: "ftpfleet-prod",
+        provisioning: true,
+        deepHealth: true,
+        auditSchedule: config.auditSchedule,
+      })
+        .map((a) => a.id)
+        .sort(),
+    );
+    const services = Object.values(METRICS_SERVICES) as string[];
+    for (const alarm of published) {
+      // Powertools publishes every metric under {service, Fleet}; an alarm on {Fleet} sees nothing.
+      // (Pulumi hands the inputs over with sorted keys.)
+      expect(Object.keys(alarm.inputs.dimensions).sort(), alarm.name).toEqual(["service", "Fleet"].sort());
+      expect(services, alarm.name).toContain(alarm.inputs.dimensions.service);
+      expect(alarm.inputs.dimensions.Fleet).toBe("ftpfleet-prod");
+    }
+    expect(alarms().find((a) => a.name === "InstancesReplaced")?.inputs).toMatchObject({
+      metricName: "InstancesReplaced",
+      dimensions: { service: "reconcile", Fleet: "ftpfleet-prod" },
+      statistic: "Sum",
+      period: 300,
+      comparisonOperator: "GreaterThanThreshold",
+      threshold: 0,
+      treatMissingData: "notBreaching",
+    });
+    expect(alarms().find((a) => a.name === "ProvisionFailed")?.inputs.dimensions).toEqual({
+      service: "lifecycle",
+      Fleet: "ftpfleet-prod",
     });
   });
 
@@ -460,6 +497,14 @@ describe("alarms and the dashboard", () => {
           "lifecycle-dead-letters",
         ]),
         expect.arrayContaining(["AWS/Lambda", "Errors", "FunctionName", "fn-lifecycle"]),
+        expect.arrayContaining([
+          "ftpfleet",
+          "InstancesReplaced",
+          "service",
+          "reconcile",
+          "Fleet",
+          "ftpfleet-prod",
+        ]),
       ]),
     );
   });

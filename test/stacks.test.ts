@@ -1,15 +1,24 @@
-import { commandStatusPattern, lifecycleHooks, MAX_DELAY_SECONDS, matchesPattern } from "@ftpfleet/core";
+import {
+  commandStatusPattern,
+  FAILING_SINCE_TAG,
+  lifecycleHooks,
+  MAX_DELAY_SECONDS,
+  matchesPattern,
+} from "@ftpfleet/core";
 import { readDocument } from "@ftpfleet/core/documents";
 import { describe, expect, it } from "vitest";
 import {
   auditAlarms,
   auditPermissions,
   controlPlanePermissions,
+  healthCheckPermissions,
   iamPolicyDocument,
   LIFECYCLE_FUNCTION_TIMEOUT_SECONDS,
   lifecycleQueueSettings,
   lifecycleSubscriptionPattern,
   operatorPermissions,
+  type Permission,
+  RECONCILE_SCHEDULE,
   recentChangesSubscriptionPattern,
   reconcilePermissions,
   schedulePeriodSeconds,
@@ -23,17 +32,33 @@ const scope = {
   queueArn: "arn:aws:sqs:eu-west-1:123456789012:q",
 };
 
+/** The one call that changes something yet is authorized on resource "*" only: IAM knows no
+ * resource-level permission for it. */
+const UNSCOPED_WRITES = ["route53:CreateHealthCheck"];
+
+/** No wildcard action; resource "*" only for reads (Describe, Get, List) and UNSCOPED_WRITES. */
+function expectScoped(statements: Permission[]) {
+  for (const s of statements) {
+    expect(s.actions.every((a) => !a.includes("*"))).toBe(true);
+    if (s.resources.includes("*"))
+      expect(
+        s.actions.every((a) => /:(Describe|Get|List)/.test(a) || UNSCOPED_WRITES.includes(a)),
+        s.actions.join(),
+      ).toBe(true);
+  }
+}
+
+const groupArn =
+  "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/ftpfleet-test";
+
 describe("control plane permissions", () => {
   const config = testConfig();
   const provisioned = testConfig({ FTPFLEET_BUCKET: "ftpfleet-files", FTPFLEET_BUCKET_REGION: "eu-west-1" });
   const statements = controlPlanePermissions(config, scope);
 
-  it("grant no wildcard actions, and resource '*' only to read-only calls", () => {
-    for (const s of [...statements, ...controlPlanePermissions(provisioned, scope)]) {
-      expect(s.actions.every((a) => !a.includes("*"))).toBe(true);
-      if (s.resources.includes("*"))
-        expect(s.actions.every((a) => /:(Describe|Get|List)/.test(a))).toBe(true);
-    }
+  it("grant no wildcard actions, and resource '*' only to read-only calls and CreateHealthCheck", () => {
+    expectScoped([...statements, ...controlPlanePermissions(provisioned, scope)]);
+    expectScoped(reconcilePermissions(provisioned, scope));
   });
 
   it("run only the fleet's own provision and drain documents, only on the fleet's instances", () => {
@@ -96,7 +121,7 @@ describe("control plane permissions", () => {
     }
   });
 
-  it("give the reconcile no lifecycle, tagging or queue rights, only the clean-up of finished launches", () => {
+  it("give the reconcile no lifecycle, queue or SSM rights: the clean-up of finished launches, and without deep health nothing more", () => {
     const actions = reconcilePermissions(config, scope).flatMap((s) => s.actions);
     expect(actions.sort()).toEqual([
       "autoscaling:DescribeAutoScalingGroups",
@@ -105,6 +130,87 @@ describe("control plane permissions", () => {
       "route53:ChangeResourceRecordSets",
       "route53:ListResourceRecordSets",
     ]);
+  });
+
+  it("let the reconcile, with deep health, mark failing instances with failing-since only and replace only its group's", () => {
+    const statements = reconcilePermissions(provisioned, scope);
+    const actions = statements.flatMap((s) => s.actions);
+    expect(actions).not.toContain("autoscaling:CompleteLifecycleAction");
+    expect(actions).not.toContain("autoscaling:RecordLifecycleActionHeartbeat");
+    expect(actions.some((a) => a.startsWith("sqs:") || a.startsWith("ssm:"))).toBe(false);
+    // Creating a tag: failing-since, and nothing else (launch and ready stay the lifecycle's).
+    const creates = statements.filter((s) => s.actions.includes("ec2:CreateTags"));
+    expect(creates).toEqual([
+      {
+        actions: ["ec2:CreateTags"],
+        resources: ["arn:aws:ec2:eu-west-1:123456789012:instance/*"],
+        conditions: [
+          {
+            test: "StringEquals",
+            variable: "aws:ResourceTag/aws:autoscaling:groupName",
+            values: ["ftpfleet-test"],
+          },
+          { test: "ForAllValues:StringEquals", variable: "aws:TagKeys", values: [FAILING_SINCE_TAG] },
+        ],
+      },
+    ]);
+    // Deleting: failing-since once it passes, the launch marks of finished launches.
+    const deletedKeys = statements
+      .filter((s) => s.actions.includes("ec2:DeleteTags"))
+      .map((s) => s.conditions?.find((c) => c.variable === "aws:TagKeys")?.values);
+    expect(deletedKeys).toEqual([["ftpfleet:launch", "ftpfleet:ready"], [FAILING_SINCE_TAG]]);
+    const health = statements.filter((s) => s.actions.includes("autoscaling:SetInstanceHealth"));
+    expect(health).toEqual([{ actions: ["autoscaling:SetInstanceHealth"], resources: [groupArn] }]);
+  });
+});
+
+describe("health-check permissions", () => {
+  const deep = testConfig({ FTPFLEET_BUCKET: "ftpfleet-files", FTPFLEET_BUCKET_REGION: "eu-west-1" });
+  const off = testConfig({
+    FTPFLEET_BUCKET: "ftpfleet-files",
+    FTPFLEET_BUCKET_REGION: "eu-west-1",
+    FTPFLEET_HEALTH_CHECKS: "off",
+  });
+
+  it("create and list on '*' (no resource-level permission), delete and read status on health checks only", () => {
+    expect(deep.healthChecks).toBe("deep");
+    expect(healthCheckPermissions(deep, scope)).toEqual([
+      { actions: ["route53:CreateHealthCheck", "route53:ListHealthChecks"], resources: ["*"] },
+      {
+        actions: ["route53:DeleteHealthCheck", "route53:GetHealthCheckStatus"],
+        resources: ["arn:aws:route53:::healthcheck/*"],
+      },
+    ]);
+    expect(healthCheckPermissions({ ...deep }, { ...scope, partition: "aws-cn" })[1]?.resources).toEqual([
+      "arn:aws-cn:route53:::healthcheck/*",
+    ]);
+  });
+
+  it("are given to the lifecycle function, the reconcile and the audit, which all sync DNS", () => {
+    const rights = healthCheckPermissions(deep, scope);
+    for (const statements of [
+      controlPlanePermissions(deep, scope),
+      reconcilePermissions(deep, scope),
+      auditPermissions(deep, scope),
+    ]) {
+      expect(statements).toEqual(expect.arrayContaining(rights));
+    }
+  });
+
+  it("are none without deep health checks, for any function", () => {
+    expect(healthCheckPermissions(off, scope)).toEqual([]);
+    expect(healthCheckPermissions(testConfig(), scope)).toEqual([]);
+    for (const statements of [
+      controlPlanePermissions(off, scope),
+      reconcilePermissions(off, scope),
+      auditPermissions(off, scope),
+    ]) {
+      const actions = statements.flatMap((s) => s.actions);
+      expect(actions.filter((a) => a.includes("HealthCheck"))).toEqual([]);
+    }
+    const reconcile = reconcilePermissions(off, scope).flatMap((s) => s.actions);
+    expect(reconcile).not.toContain("autoscaling:SetInstanceHealth");
+    expect(reconcile).not.toContain("ec2:CreateTags");
   });
 });
 
@@ -125,6 +231,16 @@ describe("lifecycle hooks", () => {
     );
     expect(launch.heartbeatTimeoutSeconds).toBeGreaterThan(provisionSeconds + 600);
     expect(terminate.defaultResult).toBe("CONTINUE");
+  });
+});
+
+describe("the reconcile's schedule", () => {
+  it("runs every minute: a failing instance is replaced soon after FTPFLEET_HEALTH_REPLACE_SECONDS", () => {
+    expect(RECONCILE_SCHEDULE).toBe("rate(1 minute)");
+    const period = schedulePeriodSeconds(RECONCILE_SCHEDULE);
+    expect(period).toBe(60);
+    // At least two looks within the default stretch: first seen failing, then judged.
+    expect(period * 2).toBeLessThanOrEqual(testConfig().healthReplaceSeconds);
   });
 });
 
@@ -184,9 +300,9 @@ describe("audit permissions", () => {
       },
     ]);
     const health = statements.filter((s) => s.actions.includes("autoscaling:SetInstanceHealth"));
-    expect(health.flatMap((s) => s.resources)).toEqual([
-      "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:*:autoScalingGroupName/ftpfleet-test",
-    ]);
+    expect(health.flatMap((s) => s.resources)).toEqual([groupArn]);
+    // The reconcile's failing-since mark is not the audit's.
+    expect(JSON.stringify(statements)).not.toContain(FAILING_SINCE_TAG);
   });
 
   it("write only under .ftpfleet/audit/, run only the probe and repair documents, change no lifecycle action", () => {
@@ -203,11 +319,7 @@ describe("audit permissions", () => {
     const actions = statements.flatMap((s) => s.actions);
     expect(actions).not.toContain("autoscaling:CompleteLifecycleAction");
     expect(actions).not.toContain("s3:DeleteObject");
-    for (const s of statements) {
-      expect(s.actions.every((a) => !a.includes("*"))).toBe(true);
-      if (s.resources.includes("*"))
-        expect(s.actions.every((a) => /:(Describe|Get|List)/.test(a))).toBe(true);
-    }
+    expectScoped(statements);
     expect(auditPermissions(testConfig(), scope)).toEqual([]);
   });
 
@@ -260,6 +372,8 @@ describe("audit alarms", () => {
       evaluationPeriods: 2,
     });
     expect(new Set(alarms.map((a) => a.id)).size).toBe(alarms.length);
+    // Published by the audit function: its service, beside Fleet, on every metric.
+    expect(new Set(alarms.map((a) => a.service))).toEqual(new Set(["audit"]));
   });
 
   it("judge each run: the period follows the audit's schedule", () => {
@@ -293,7 +407,7 @@ describe("operator permissions (the ftpfleet CLI)", () => {
     ]);
   });
 
-  it("run only apply-users and the audit's documents, only on the group's instances; '*' only for List, Get and Describe", () => {
+  it("run only apply-users and the audit's documents, only on the group's instances; '*' only for List, Get, Describe and CreateHealthCheck", () => {
     const send = statements.filter((s) => s.actions.includes("ssm:SendCommand"));
     expect(send.flatMap((s) => s.resources)).toEqual([
       "arn:aws:ssm:eu-west-1:123456789012:document/test-apply-users",
@@ -305,11 +419,7 @@ describe("operator permissions (the ftpfleet CLI)", () => {
       variable: "ssm:resourceTag/aws:autoscaling:groupName",
       values: ["ftpfleet-test"],
     });
-    for (const s of statements) {
-      expect(s.actions.every((a) => !a.includes("*"))).toBe(true);
-      if (s.resources.includes("*"))
-        expect(s.actions.every((a) => /:(Describe|Get|List)/.test(a))).toBe(true);
-    }
+    expectScoped(statements);
     expect(operatorPermissions(testConfig(), scope, "x")).toEqual([]);
   });
 
