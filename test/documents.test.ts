@@ -1,14 +1,20 @@
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidInputError, provisionParameters } from "@ftpfleet/core";
 import {
+  assembledScript,
   bundleDocument,
+  bundleScript,
   DEFAULT_DOCUMENTS_DIR,
   DOCUMENT_NAMES,
   MAX_DOCUMENT_BYTES,
+  minified,
   parameterEnvironment,
+  payload,
   readDocument,
   resolveParameters,
+  unpackedPayloads,
 } from "@ftpfleet/core/documents";
 import { describe, expect, it } from "vitest";
 import { testConfig } from "./support";
@@ -142,3 +148,130 @@ describe("defaults", () => {
     }
   });
 });
+
+/** What bash itself makes of a script: its parse, printed back (`declare -f` of a function whose
+ * body is the script), comments and layout gone. Nothing runs. */
+function parsed(script: string): string {
+  const out = spawnSync("bash", ["-c", 'eval "__step() {\n$1\n}" && declare -f __step', "parse", script], {
+    encoding: "utf8",
+  });
+  if (out.status !== 0) throw new Error(`bash cannot parse the script: ${out.stderr}`);
+  return out.stdout;
+}
+
+const scriptsDir = join(DEFAULT_DOCUMENTS_DIR, "scripts");
+const stepScripts = readdirSync(scriptsDir).filter((name) => name.endsWith(".sh"));
+const shellcheck = spawnSync("shellcheck", ["--version"]).status === 0;
+if (!shellcheck) console.warn("SKIPPED shellcheck of the bundled steps: shellcheck is not installed");
+const python = spawnSync("python3", ["--version"]).status === 0;
+if (!python) console.warn("SKIPPED the Python payload comparison: python3 is not installed");
+
+describe("what the bundler deploys", () => {
+  it.each(stepScripts)("%s: minified, bash parses the same program as from the file", (name) => {
+    const assembled = assembledScript(readFileSync(join(scriptsDir, name), "utf8"));
+    const bundled = minified(assembled);
+    expect(bundled.startsWith("#!/usr/bin/env bash\n")).toBe(true);
+    expect(bundled.length).toBeLessThan(assembled.length);
+    expect(parsed(bundled)).toBe(parsed(assembled));
+  });
+
+  it("keeps quoted text and here-documents as they are, and a # inside a word", () => {
+    const script = [
+      "#!/usr/bin/env bash",
+      "  # a comment",
+      'x="two',
+      '   lines # not a comment"',
+      "  y=a#b # gone",
+      "cat <<'EOF'",
+      "  # kept",
+      "EOF",
+      "",
+      "z='a",
+      "  b'",
+    ].join("\n");
+    expect(minified(script)).toBe(
+      [
+        "#!/usr/bin/env bash",
+        'x="two',
+        '   lines # not a comment"',
+        "y=a#b",
+        "cat <<'EOF'",
+        "  # kept",
+        "EOF",
+        "z='a",
+        "  b'",
+      ].join("\n"),
+    );
+  });
+
+  it("leaves out only library functions the step never names", () => {
+    const libraries = readdirSync(join(scriptsDir, "lib")).filter((name) => name.endsWith(".sh"));
+    const functions = libraries.flatMap((name) =>
+      [...readFileSync(join(scriptsDir, "lib", name), "utf8").matchAll(/^([a-z_0-9]+)\(\) [({]$/gm)].map(
+        ([, fn]) => fn ?? "",
+      ),
+    );
+    expect(functions).toEqual(expect.arrayContaining(["invalid", "ftp_sessions", "puredb_build", "s3_put"]));
+    const provision = bundleDocument("provision").mainSteps;
+    const step = (name: string) => provision.find((s) => s.name === name)?.inputs.runCommand[0] ?? "";
+    // ftp_sessions is apply-users' (sessions of removed users), not the installer's.
+    expect(step("applyUsers")).toContain("ftp_sessions() {");
+    expect(step("installPackages")).not.toContain("ftp_sessions");
+    for (const name of DOCUMENT_NAMES) {
+      for (const { name: stepName, inputs } of bundleDocument(name).mainSteps) {
+        const text = inputs.runCommand[0] ?? "";
+        for (const fn of functions) {
+          const definition = new RegExp(`^${fn}\\(\\) [({]$`, "m");
+          if (new RegExp(`\\b${fn}\\b`).test(text.replace(definition, ""))) {
+            expect(text, `${name}/${stepName} names ${fn}`).toMatch(definition);
+          }
+        }
+      }
+    }
+  });
+
+  it("packs each payload so that the step unpacks exactly its file (Python: the same program)", () => {
+    const health = bundleScript(readFileSync(join(scriptsDir, "configure-health.sh"), "utf8"));
+    const [agent, unit] = unpackedPayloads(health);
+    expect(agent).toBe(payload(DEFAULT_DOCUMENTS_DIR, "health-agent.py"));
+    expect(unit).toBe(payload(DEFAULT_DOCUMENTS_DIR, "ftpfleet-health.service"));
+    const users = unpackedPayloads(bundleScript(readFileSync(join(scriptsDir, "apply-users.sh"), "utf8")));
+    expect(users).toEqual([
+      payload(DEFAULT_DOCUMENTS_DIR, "manifest-rules.json"),
+      readFileSync(join(scriptsDir, "lib/manifest-check.jq"), "utf8").trimEnd(),
+    ]);
+    expect(JSON.parse(users[0] ?? "")).not.toHaveProperty("$comment");
+    for (const file of ["health-agent.py", "audit-probe.py"]) {
+      const source = readFileSync(join(scriptsDir, "lib", file), "utf8");
+      expect(payload(DEFAULT_DOCUMENTS_DIR, file)).not.toMatch(/^\s*#/m);
+      if (python) expect(pythonAst(payload(DEFAULT_DOCUMENTS_DIR, file))).toBe(pythonAst(source));
+    }
+  });
+
+  // SC2034 (an assignment nothing reads) is expected once unused functions are left out; the
+  // files themselves pass every check (test/dataplane/shellcheck.test.ts).
+  it.skipIf(!shellcheck)("every bundled step passes shellcheck", () => {
+    for (const name of DOCUMENT_NAMES) {
+      for (const step of bundleDocument(name).mainSteps) {
+        const out = spawnSync("shellcheck", ["--severity=warning", "--exclude=SC2034", "-"], {
+          input: step.inputs.runCommand[0],
+          encoding: "utf8",
+        });
+        expect(out.stdout, `${name}/${step.name}`).toBe("");
+      }
+    }
+  });
+
+  it("leaves the provision document room under SSM's limit", () => {
+    const size = Buffer.byteLength(JSON.stringify(bundleDocument("provision")));
+    console.info(`provision document: ${size} bytes of ${MAX_DOCUMENT_BYTES}`);
+    expect(size).toBeLessThan(MAX_DOCUMENT_BYTES - 256);
+  });
+});
+
+function pythonAst(program: string): string {
+  return execFileSync("python3", ["-c", "import ast, sys; print(ast.dump(ast.parse(sys.stdin.read())))"], {
+    input: program,
+    encoding: "utf8",
+  });
+}

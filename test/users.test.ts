@@ -103,4 +103,10 @@ describe("manifest-rules.json", () => {
       expect.arrayContaining(["root", "ftp", "anonymous", "ftpfleet", "nobody", "www-data", "daemon"]),
     );
   });
+
+  it("refuses the health agent's FTP account name (configure-health.sh), naming the field", () => {
+    expect(manifestProblems({ version: 1, users: [alice, { ...alice, name: "ftpfleet-health" }] })).toEqual([
+      "users[1].name: reserved for a system account",
+    ]);
+  });
 });

@@ -63,7 +63,7 @@ read_account
 mountpoint -q "$mnt" || fail "the bucket is not mounted at $mnt (run mount-bucket first)"
 [[ -d "$conf" ]] || fail "missing $conf (run configure-pure-ftpd first)"
 
-pure_pw="$(find_program pure-pw)"
+find_program pure-pw >/dev/null
 
 release_staging() {
   if mountpoint -q "$staging/grant" 2>/dev/null; then umount -l "$staging/grant" || true; fi
@@ -77,65 +77,10 @@ cp "$mnt/$key" "$work/manifest.json" 2>/dev/null || fail "cannot read the manife
 # Inlined by the bundler.
 rules="$(cat "$(dirname "${BASH_SOURCE[0]}")/lib/manifest-rules.json")"
 
-# One jq program validates (naming the field as manifest.ts does, never echoing a value) and
-# flattens: L<TAB>layout, R<TAB>revision, U<TAB>name<TAB>hash, G<TAB>user<TAB>access<TAB>path for
-# each enabled user, D<TAB>name for each disabled one.
-cat >"$work/check.jq" <<'JQ'
-def bad($f; $why): error("\($f): \($why)");
-def object($f; $allowed):
-  if type != "object" then bad($f; "must be an object")
-  elif keys - $allowed != [] then bad("\($f).\((keys - $allowed)[0])" | ltrimstr("(root)."); "unknown field")
-  else . end;
-def list($f; $max):
-  if type != "array" then bad($f; "must be an array")
-  elif length > $max then bad($f; "at most \($max) entries") else . end;
-def one_of($f; $v): if IN($v[]) then . else bad($f; "must be \($v | map(tostring) | join(" or "))") end;
-# \A and \z: Oniguruma's $ also matches before a final newline.
-def whole($rule): test("\\A(?:\($rule.pattern))\\z");
-# Control characters (a trailing newline too) and non-ASCII never reach a pattern.
-def text($f; problem):
-  if type != "string" then bad($f; "must be a string")
-  elif explode | any(. < 32 or . > 126) then bad($f; "control or non-ASCII characters")
-  else problem as $p | if $p then bad($f; $p) else . end end;
-$rules as $r
-| object("(root)"; ["version", "layout", "revision", "users"])
-| if .version != $r.version then bad("version"; "must be \($r.version)") else . end
-| (if has("layout") then .layout else "bind" end | one_of("layout"; $r.layouts)) as $layout
-# + 0: printed as the number it is (1.0 as 1, -0 as 0).
-| (if has("revision") then .revision else 0 end
-   | if type == "number" and . == floor and . >= 0 and . <= $r.maxRevision then . + 0
-     else bad("revision"; "must be a whole number from 0 to \($r.maxRevision)") end) as $revision
-| .users | list("users"; $r.maxUsers) | to_entries
-| map("users[\(.key)]" as $u | .value | object($u; ["name", "passwordHash", "disabled", "grants"])
-  | (.name | text("\($u).name"; if whole($r.userName) | not then $r.userName.rule
-      elif IN($r.reservedUserNames[]) then "reserved for a system account" else null end)) as $name
-  | (.passwordHash | text("\($u).passwordHash"; if whole($r.passwordHash) then null else $r.passwordHash.rule end))
-    as $hash
-  | (if has("disabled") then .disabled else false end
-     | if type == "boolean" then . else bad("\($u).disabled"; "must be a boolean") end) as $disabled
-  | (.grants | list("\($u).grants"; $r.maxGrantsPerUser)) as $g
-  | [$g | to_entries[] | "\($u).grants[\(.key)]" as $f | .value | object($f; ["path", "access"])
-     | (.path | text("\($f).path"; split("/") as $s
-         | if length > $r.maxGrantPathLength then "at most \($r.maxGrantPathLength) characters"
-           elif $s == [] or ($s | any(whole($r.grantSegment) | not)) then $r.grantSegment.rule
-           elif $s | any(IN($r.reservedFolders[])) then "reserved for the fleet" else null end)) as $_
-     | .access | one_of("\($f).access"; $r.access)] as $_
-  # Each path once, none inside another: a nested grant would be mounted over its parent's view.
-  | [$g[].path] as $p
-  | [range($p | length) as $j
-     | first(range($p | length) as $k | select($k < $j and $p[$k] == $p[$j] or ($p[$j] | startswith($p[$k] + "/")))
-       | $k)
-     | bad("\($u).grants[\($j)].path"; "\(if $p[.] == $p[$j] then "duplicate of" else "inside" end) grants[\(.)].path")
-    ] as $_
-  | {$name, $hash, $disabled, grants: $g})
-| . as $all
-| (reduce range(length) as $i ({}; $all[$i].name as $n
-   | if has($n) then bad("users[\($i)].name"; "duplicate of users[\(.[$n])].name") else .[$n] = $i end)) as $_
-| "L\t\($layout)", "R\t\($revision)",
-  (.[] | if .disabled then "D\t\(.name)"
-         else "U\t\(.name)\t\(.hash)", (.name as $n | .grants[] | "G\t\($n)\t\(.access)\t\(.path)") end)
-JQ
-if ! jq -r --argjson rules "$rules" -f "$work/check.jq" "$work/manifest.json" >"$work/plan" 2>"$work/error"; then
+# One jq program (lib/manifest-check.jq, inlined by the bundler) validates, naming the field as
+# manifest.ts does and never echoing a value, and flattens the manifest into the plan applied below.
+check="$(cat "$(dirname "${BASH_SOURCE[0]}")/lib/manifest-check.jq")"
+if ! jq -r --argjson rules "$rules" "$check" "$work/manifest.json" >"$work/plan" 2>"$work/error"; then
   echo "invalid manifest $key: $(sed -e 's/^jq: error (at [^)]*): //' "$work/error")" >&2
   exit 2
 fi
@@ -234,7 +179,8 @@ for name in "${users[@]}"; do
   printf '%s:%s:%s:%s::%s/./::::::::::::\n' "$name" "${hashes[$name]}" "$uid" "$gid" "$homes/$name" >>"$work/passwd"
 done
 install -m 0600 "$work/passwd" "$conf/pureftpd.passwd.new"
-"$pure_pw" mkdb "$conf/pureftpd.pdb" -f "$conf/pureftpd.passwd.new" >/dev/null
+# The health account (configure-health.sh) goes into the same puredb, untouched.
+puredb_build "$conf/pureftpd.passwd.new"
 mv -f "$conf/pureftpd.passwd.new" "$conf/pureftpd.passwd"
 for name in "${gone[@]}"; do
   end_sessions "$name"

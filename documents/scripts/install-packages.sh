@@ -32,7 +32,8 @@ account=ftpfleet
 # The sandbox never touches the host's accounts: its files belong to a fixed, unused uid/gid.
 sandbox_id=2121
 
-packages=(fuse3 jq curl ca-certificates procps psmisc util-linux iproute2)
+# openssl and python3: the health agent (configure-health.sh); both on the official images already.
+packages=(fuse3 jq curl ca-certificates procps psmisc util-linux iproute2 openssl python3)
 # The libraries the builds link. "a|b": Ubuntu 24.04 renamed some for 64-bit time (…t64).
 if [[ "$s3fs_source" == distro ]]; then
   packages+=(s3fs)

@@ -12,7 +12,8 @@
 #   FTPFLEET_ROOT     sandbox prefix for every instance path; empty on AWS.
 # Needs $FTPFLEET_ROOT/etc/ftpfleet/account (install-packages.sh).
 # Uses $FTPFLEET_ROOT/usr/local/bin/s3fs (build-daemons.sh) when installed, else the distribution's.
-# Writes: the fstab line in $FTPFLEET_ROOT/etc/fstab; the mount itself (nosymfollow).
+# Writes: the fstab line in $FTPFLEET_ROOT/etc/fstab; the mount itself (nosymfollow); s3fs's
+# temporary folder /var/lib/ftpfleet/s3fs (sandbox: $FTPFLEET_ROOT-s3fs-tmp).
 # Exit: 0 mounted (or already was), 1 failure, 2 invalid parameter (nothing changed).
 set -euo pipefail
 
@@ -31,6 +32,11 @@ endpoint="${SSM_S3Endpoint:-}"
 
 mnt="$root/mnt/ftpfleet/bucket"
 fstab="$root/etc/fstab"
+# s3fs stages every file it serves or receives whole in a temporary file: a folder of its own on
+# the root disk (not /tmp, a small tmpfs on some images), which the health agent keeps watch on.
+# In the sandbox it sits beside the instance's root, like /tmp outside what the instance holds.
+staging=/var/lib/ftpfleet/s3fs
+[[ -z "$root" ]] || staging="${root%/}-s3fs-tmp"
 
 read_account
 # The kernel follows no link object of the bucket, for root as for pure-ftpd (see apply-users.sh).
@@ -68,7 +74,7 @@ options="_netdev,allow_other,uid=$uid,gid=$gid,umask=0007,mp_umask=0007"
 options+=",stat_cache_expire=1,attr_timeout=0,entry_timeout=0,negative_timeout=0"
 # 1.96 renamed endpoint (the region to sign for) to region (ChangeLog).
 if at_least 1 96; then options+=",region=$region"; else options+=",endpoint=$region"; fi
-options+=",retries=5"
+options+=",retries=5,tmpdir=$staging"
 if at_least 1 96; then
   options+=",disable_negative_cache"
 elif at_least 1 92; then
@@ -109,6 +115,7 @@ if mountpoint -q "$mnt"; then
 fi
 
 mkdir -p "$mnt"
+install -d -m 0700 "$staging"
 # s3fs checks the bucket before it detaches, so a failure here is a real one.
 "$s3fs" "$bucket" "$mnt" -o "${options#_netdev,}" || fail "s3fs could not mount $bucket"
 for _ in $(seq 1 50); do

@@ -118,6 +118,8 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
       { TlsCertificateParameter: "/tls;touch /tmp/ftpfleet-pwned" },
       "TlsCertificateParameter",
     ],
+    ["configure-health", { HealthPort: "80" }, "HealthPort"],
+    ["configure-health", { HealthPort: "8021;reboot" }, "HealthPort"],
   ];
   const valid: Record<DataPlaneScript, () => Record<string, string>> = {
     "install-packages": () => ({ PureFtpdSource: "build", S3fsSource: "build" }),
@@ -135,6 +137,7 @@ describe.skipIf(skip)("provisioning scripts on a local instance", () => {
     // Its only input is the environment's FTPFLEET_ROOT; invalid there is checked by every script.
     "unmount-bucket": () => ({}),
     "fetch-certificate": () => ({ TlsCertificateParameter: "" }),
+    "configure-health": () => ({ HealthPort: "8021" }),
   };
 
   it.each(injections)("%s refuses %j with exit 2, naming %s, changing nothing", async (script, bad, name) => {

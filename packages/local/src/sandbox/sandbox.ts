@@ -48,7 +48,8 @@ export type DataPlaneScript =
   | "apply-users"
   | "drain"
   | "audit-probe"
-  | "unmount-bucket";
+  | "unmount-bucket"
+  | "configure-health";
 
 export interface ScriptRun extends CommandResult {
   script: string;
@@ -321,6 +322,7 @@ export class SandboxInstance {
   /** The step times of the last `provision()`. */
   lastSteps: ProvisionReport["steps"] = [];
   private ftpd: OwnedProcess | undefined;
+  private healthAgent: OwnedProcess | undefined;
   private stopped = false;
 
   /** @internal */
@@ -432,6 +434,7 @@ export class SandboxInstance {
       }
     }
     await this.restartFtpd();
+    await this.restartHealthAgent();
     this.lastSteps = steps;
     return { steps, totalMs: performance.now() - started };
   }
@@ -511,9 +514,10 @@ export class SandboxInstance {
     await Promise.race([greeted, exited]);
   }
 
-  /** The instance dies as far as clients can tell: its FTP server is gone. What is left (mounts,
-   * the namespace) is removed when the group terminates it, as on AWS. */
+  /** The instance dies as far as clients can tell: its FTP server and health endpoint are gone.
+   * What is left (mounts, the namespace) is removed when the group terminates it, as on AWS. */
   async crash(): Promise<void> {
+    await this.stopHealthAgent();
     await this.stopFtpd();
   }
 
@@ -529,6 +533,57 @@ export class SandboxInstance {
     await this.startFtpd();
   }
 
+  /** The health agent's PID while the sandbox runs it. */
+  get healthAgentPid(): number | undefined {
+    return this.healthAgent?.pid;
+  }
+
+  /**
+   * Starts the health agent with the command line configure-health.sh wrote (the one its systemd
+   * unit runs on AWS), in the instance's network, as the agent's own uid and gid, as the unit's
+   * User= does. Its output goes beside the instance's root, not into it. Nothing to start when
+   * configure-health has not run.
+   */
+  async startHealthAgent(): Promise<void> {
+    if (this.healthAgent !== undefined) return;
+    const dir = join(this.root, "etc/ftpfleet/health");
+    if (!existsSync(join(dir, "args"))) return;
+    const args = readFileSync(join(dir, "args"), "utf8")
+      .split("\n")
+      .filter((line) => line.length > 0);
+    const [, uid, gid] = readFileSync(join(dir, "account"), "utf8").trim().split(" ");
+    const logFd = openSync(join(this.root, "..", "health-agent.log"), "a");
+    const child = spawn(
+      "nsenter",
+      [
+        `--net=${this.namespace.netnsPath}`,
+        "--",
+        ...["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", "--no-new-privs", "--"],
+        ...args,
+      ],
+      { detached: true, stdio: ["ignore", logFd, logFd] },
+    );
+    closeSync(logFd);
+    const pid = child.pid;
+    if (pid === undefined) throw new Error("the health agent did not start");
+    child.unref();
+    // nsenter and setpriv exec in place: this PID is the agent's.
+    this.healthAgent = { pid, netns: this.namespace.name, what: "health-agent" };
+    this.world.recordProcess(this.healthAgent);
+  }
+
+  async stopHealthAgent(): Promise<void> {
+    if (this.healthAgent === undefined) return;
+    await stopProcess(this.healthAgent);
+    this.world.forgetProcess(this.healthAgent.pid);
+    this.healthAgent = undefined;
+  }
+
+  async restartHealthAgent(): Promise<void> {
+    await this.stopHealthAgent();
+    await this.startHealthAgent();
+  }
+
   /**
    * Stops pure-ftpd, unmounts everything under the sandbox root (bind mounts first, then s3fs),
    * deletes the namespace and the root. Returns what it could not undo.
@@ -537,6 +592,7 @@ export class SandboxInstance {
     if (this.stopped) return [];
     this.stopped = true;
     const problems: string[] = [];
+    await this.stopHealthAgent().catch((error: unknown) => problems.push(String(error)));
     await this.stopFtpd().catch((error: unknown) => problems.push(String(error)));
     const leftover = await unmountAll(this.root);
     if (leftover.length > 0) problems.push(`still mounted: ${leftover.join(", ")}`);
