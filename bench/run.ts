@@ -6,6 +6,7 @@ import { auditRunBench } from "./audit-run";
 import { dataPlaneBench } from "./data-plane";
 import { printDataPlane, printProvisioning } from "./data-plane-report";
 import { API_LATENCY_MS, FLEETS, ftpfleetBurst, INSTANCES_PER_FLEET, naiveBurst } from "./dns-burst";
+import { healthBench } from "./health";
 import { localScaleBench } from "./local-scale";
 import { usersPropagationBench } from "./users-propagation";
 
@@ -141,6 +142,32 @@ async function main() {
     );
   }
 
+  // Issue 10's deep health: three failures at once in local mode, beside the port-21 greeting check.
+  const health = await healthBench();
+  if (health.skipped !== undefined) console.log(`\nDeep health bench skipped: ${health.skipped}`);
+  else {
+    console.log(
+      "\nDeep health: 3 of 4 local instances broken at once; seconds from the failure until Route53 (simulated,\n" +
+        "HTTP checks every 10 s) no longer answers the instance, until a replacement serves, and until the\n" +
+        `naive check (an FTP greeting on port 21) notices ("never": still passing while the instance existed, ≤ ${health.watchSeconds} s)\n`,
+    );
+    const show = (v: number | null) => (v === null ? "never" : String(v));
+    console.log(
+      ["failure", "out of DNS s", "replaced s", "greeting check s"].map((h) => h.padStart(26)).join(""),
+    );
+    for (const row of health.failures)
+      console.log(
+        [
+          row.failure,
+          show(row.secondsUntilOutOfDns),
+          show(row.secondsUntilReplacementServing),
+          show(row.naiveSecondsUntilNoticed),
+        ]
+          .map((v) => v.padStart(26))
+          .join(""),
+      );
+  }
+
   const wallSeconds = Math.round((performance.now() - wallStart) / 10) / 100;
   console.log(`\n(real time for the whole bench: ${wallSeconds} s)`);
   console.log(
@@ -153,6 +180,7 @@ async function main() {
       usersPropagation: users,
       auditDiff: audit,
       auditRun,
+      health,
       wallSeconds,
     }),
   );

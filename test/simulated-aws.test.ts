@@ -552,6 +552,7 @@ describe("SimulatedSsm runs a 2.2 Command document step by step", () => {
         fetchCertificate: "Cancelled",
         configurePureFtpd: "Cancelled",
         applyUsers: "Cancelled",
+        configureHealth: "Cancelled",
       },
     });
     expect(s.ran).toEqual([`${id} installPackages`, `${id} buildDaemons`, `${id} mountBucket`]);
@@ -644,7 +645,7 @@ describe("SSM status events", () => {
         e.detail.status === "Success",
     );
     const requested = Date.parse(String(done?.detail["requested-date-time"]));
-    const steps = 900 + 300 + 1800 + 120 + 300 + 300;
+    const steps = 900 + 300 + 1800 + 120 + 300 + 300 + 120;
     expect(Date.parse(String(done?.detail["expire-after"])) - requested).toBe((3600 + steps) * 1000);
     expect(done?.resources).toEqual(
       s.instances.map((id) => `arn:aws:ec2:us-east-1:123456789012:instance/${id}`),

@@ -28,7 +28,7 @@ const count = (metric: string, when?: MetricRule["when"]): MetricRule => ({
 /**
  * The control plane's metrics are the events it already logs, counted: one table, so a metric
  * can never disagree with the log line that explains it. Alarms (stacks/) watch these names in the
- * `ftpfleet` namespace, dimension `Fleet`.
+ * `ftpfleet` namespace, dimensions `service` and `Fleet`.
  */
 export const METRIC_EVENTS: Readonly<Record<string, readonly MetricRule[]>> = {
   "lifecycle.completed": [

@@ -858,6 +858,8 @@ export function repairParameters(config: AuditPorts["config"]): Record<string, s
     BucketRegion: config.bucketRegion ?? "",
     S3Endpoint: config.s3Endpoint ?? "",
     UsersManifestKey: ".ftpfleet/users.json",
+    // As provision gave it: the repair lays out the health account's view again.
+    HealthPort: String(config.healthPort),
   };
 }
 

@@ -40,6 +40,7 @@ export function provisionParameters(config: FleetConfig): Record<string, string>
     TlsCertificateParameter: config.tlsCertificateParameter ?? "",
     ArtifactKeyParameter: config.artifactKeyParameter ?? "",
     UsersManifestKey: ".ftpfleet/users.json",
+    HealthPort: String(config.healthPort),
   };
 }
 

@@ -348,8 +348,9 @@ export class LocalFleet {
       stdout += result.stdout;
       stderr += result.stderr;
       if (result.code !== 0) return { exitCode: result.code ?? 1, stdout, stderr };
-      // On AWS a systemd unit starts the daemon; in the sandbox the harness does.
+      // On AWS systemd units start the daemons; in the sandbox the harness does.
       if (script === "configure-pure-ftpd") await instance.restartFtpd();
+      if (script === "configure-health") await instance.restartHealthAgent();
     }
     return { exitCode: 0, stdout, stderr };
   }
@@ -393,7 +394,6 @@ function localConfig(world: Sandbox): FleetConfig {
     FTPFLEET_RECORD_TTL: "5",
     FTPFLEET_DRAIN_SECONDS: "20",
     FTPFLEET_ADDRESS: "public",
-    FTPFLEET_HEALTH_CHECKS: "off",
     // The shortest allowed: a broken instance is replaced while one watches.
     FTPFLEET_HEALTH_REPLACE_SECONDS: "30",
     FTPFLEET_BUCKET: world.bucket,
