@@ -17,6 +17,8 @@ export default $config({
   // One typed configuration (stacks/configuration.ts), then the modules of stacks/, each creating
   // only what the configuration asks for. docs/deployment.md says what each creates.
   async run() {
+    const { loadPulumiSdk } = await import("./stacks/pulumi");
+    await loadPulumiSdk();
     const { stackConfiguration } = await import("./stacks/configuration");
     const { dataBucket, protectDataBucket } = await import("./stacks/storage");
     const { controlPlaneStack } = await import("./stacks/control-plane");

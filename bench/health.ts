@@ -6,7 +6,7 @@
 // check here): when, if ever, it notices each failure. Needs root.
 
 import { createLogger } from "@ftpfleet/core";
-import { dataPlaneSupport, ftpGreets, LOCAL_RECORD, type LocalFleet, processesIn } from "@ftpfleet/local";
+import { dataPlaneSupport, ftpGreets, type LocalFleet } from "@ftpfleet/local";
 import { startLocalFleet } from "../scripts/local-fleet";
 
 export type Failure = "s3fs killed" | "s3fs stopped (hung mount)" | "pure-ftpd stopped";
@@ -39,7 +39,6 @@ export async function healthBench(): Promise<HealthBenchResult> {
     reconcileEveryMs: 5_000,
     announce: false,
   });
-  const stopped: number[] = [];
   try {
     await waitUntil(() => serving(fleet).length === INSTANCES, 360_000, "the fleet to serve");
     const [dead, hung, down] = fleet.status().instances;
@@ -50,11 +49,9 @@ export async function healthBench(): Promise<HealthBenchResult> {
       ["pure-ftpd stopped", down],
     ];
     const start = performance.now();
-    process.kill(await s3fsPid(fleet, dead.instanceId), "SIGKILL");
-    const hungPid = await s3fsPid(fleet, hung.instanceId);
-    stopped.push(hungPid);
-    process.kill(hungPid, "SIGSTOP");
-    await (await fleet.instance(down.instanceId))?.stopFtpd();
+    await fleet.breakInstance(dead.instanceId, "mount");
+    await fleet.breakInstance(hung.instanceId, "hang");
+    await fleet.breakInstance(down.instanceId, "ftpd");
 
     const results = new Map<Failure, HealthFailureResult>(
       failures.map(([failure]) => [
@@ -71,7 +68,7 @@ export async function healthBench(): Promise<HealthBenchResult> {
     /** When each replacement started serving (the fleet's new instances, in order). */
     const replacedAt: number[] = [];
     while (performance.now() - start < WATCH_MS) {
-      const answered = answerable(fleet);
+      const answered = fleet.answerable();
       const members = new Set(fleet.status().instances.map((i) => i.instanceId));
       const fresh = serving(fleet).filter((i) => !failures.some(([, b]) => b.instanceId === i.instanceId));
       while (replacedAt.length < fresh.length - (INSTANCES - failures.length)) replacedAt.push(elapsed());
@@ -106,35 +103,12 @@ export async function healthBench(): Promise<HealthBenchResult> {
       failures: failures.map(([failure]) => results.get(failure) as HealthFailureResult),
     };
   } finally {
-    for (const pid of stopped) {
-      try {
-        process.kill(pid, "SIGCONT");
-      } catch {
-        // Gone with its instance.
-      }
-    }
     await fleet.stop();
   }
 }
 
-function answerable(fleet: LocalFleet): string[] {
-  return fleet.aws.route53
-    .answerable(fleet.cp.config.hostedZoneId, LOCAL_RECORD)
-    .map((r) => r.ResourceRecords?.[0]?.Value ?? "");
-}
-
 function serving(fleet: LocalFleet) {
-  const answered = answerable(fleet);
-  return fleet
-    .status()
-    .instances.filter((i) => i.lifecycleState === "InService" && answered.includes(i.address));
-}
-
-async function s3fsPid(fleet: LocalFleet, instanceId: string): Promise<number> {
-  const instance = await fleet.instance(instanceId);
-  const found = (await processesIn(instance?.namespace.name ?? "")).find((p) => p.program === "s3fs");
-  if (!found) throw new Error(`no s3fs on ${instanceId}`);
-  return found.pid;
+  return fleet.status().instances.filter((i) => i.lifecycleState === "InService" && i.answered);
 }
 
 async function waitUntil(check: () => boolean, limitMs: number, what: string): Promise<void> {

@@ -4,6 +4,8 @@ import { execFileSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { createLogger, errorMessage, LOG_LEVELS, type LogLevel } from "@ftpfleet/core";
 import {
+  BREAKAGES,
+  type Breakage,
   cleanupLeftovers,
   DEMO_USER,
   dataPlaneSupport,
@@ -63,7 +65,9 @@ The fleet's name is ${LOCAL_RECORD} (TTL 5 s). Watch it:
   dig @127.0.0.1 -p ${dnsPort} ${LOCAL_RECORD} +short
 Connect to any instance once it is in DNS (FTPS required, self-signed certificate):
   lftp -u ${DEMO_USER.name},${DEMO_USER.password} -e 'set ssl:verify-certificate no; ls; ls public' <address>
-Commands: scale N · kill INSTANCE-ID|N · stale N · audit · status · quit (or Ctrl-C)
+Commands: scale N · kill INSTANCE-ID|N · break N mount|hang|ftpd · stale N · audit · status · quit (or Ctrl-C)
+  break N mount|hang|ftpd: kills instance N's s3fs, stops it (a hung mount) or stops pure-ftpd; its
+  deep health check fails, DNS stops answering it within 30 s and the group replaces it.
   stale N: instance N mounts its bucket again with s3fs's default cache options (stale listings,
   truncated downloads): the audit, every ${AUDIT_EVERY_MS / 1000} s in repair mode, catches it, takes it out of DNS and repairs it.
 Change an object behind the fleet's back (straight into the bucket, as another S3 client would):
@@ -90,7 +94,7 @@ From another terminal, the operator CLI works on this fleet:
   process.stdin.on("error", () => undefined);
   const rl = createInterface({ input: process.stdin });
   rl.on("line", (line) => {
-    const [command, argument] = line.trim().split(/\s+/);
+    const [command, argument, how] = line.trim().split(/\s+/);
     try {
       if (command === "scale" && /^\d+$/.test(argument ?? "") && Number(argument) <= 20)
         fleet.scale(Number(argument));
@@ -98,6 +102,13 @@ From another terminal, the operator CLI works on this fleet:
         const ids = fleet.status().instances.map((i) => i.instanceId);
         const id = /^\d+$/.test(argument) ? ids[Number(argument) - 1] : argument;
         fleet.kill(id ?? argument).catch((error: unknown) => console.error(String(error)));
+      } else if (command === "break" && argument && BREAKAGES.includes(how as Breakage)) {
+        const ids = fleet.status().instances.map((i) => i.instanceId);
+        const id = /^\d+$/.test(argument) ? ids[Number(argument) - 1] : argument;
+        fleet.breakInstance(id ?? argument, how as Breakage).then(
+          () => console.log(`${id}: broken (${how}) at ${new Date().toLocaleTimeString()}`),
+          (error: unknown) => console.error(String(error)),
+        );
       } else if (command === "stale" && argument) {
         const ids = fleet.status().instances.map((i) => i.instanceId);
         const id = /^\d+$/.test(argument) ? ids[Number(argument) - 1] : argument;
@@ -114,7 +125,7 @@ From another terminal, the operator CLI works on this fleet:
       else if (command === "quit" || command === "exit") void stop();
       else if (command)
         console.log(
-          "Commands: scale N (0-20) · kill INSTANCE-ID|N · stale INSTANCE-ID|N · audit · status · quit",
+          "Commands: scale N (0-20) · kill INSTANCE-ID|N · break INSTANCE-ID|N mount|hang|ftpd · stale INSTANCE-ID|N · audit · status · quit",
         );
     } catch (error) {
       console.error(String(error));
@@ -143,7 +154,7 @@ function render(fleet: LocalFleet): string {
   const { instances, records } = fleet.status();
   const rows = instances.map(
     (i, n) =>
-      `  ${String(n + 1).padStart(2)}  ${i.instanceId}  ${i.address.padEnd(13)}  ${i.lifecycleState.padEnd(17)}  ${i.health.padEnd(9)}  ${i.inDns ? "in DNS" : "-"}`,
+      `  ${String(n + 1).padStart(2)}  ${i.instanceId}  ${i.address.padEnd(13)}  ${i.lifecycleState.padEnd(17)}  ${i.health.padEnd(9)}  ${i.inDns ? (i.answered ? "in DNS" : "in DNS, not answered (health check failing)") : "-"}`,
   );
   const dns = records.map((r) => `${r.address} (weight ${r.weight})`).join(", ") || "no records";
   return `instances:\n${rows.join("\n") || "  none"}\n  ${LOCAL_RECORD} → ${dns}`;

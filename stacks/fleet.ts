@@ -1,9 +1,7 @@
 // Plain Pulumi resources, imported explicitly (not SST's globals): test/stacks-resources.test.ts
 // builds them under Pulumi's mocks.
 import { type DeploymentConfig, type FleetConfig, lifecycleHooks } from "@ftpfleet/core";
-import * as aws from "@pulumi/aws";
-import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
+import type * as pulumi from "@pulumi/pulumi";
 import {
   debianAmiQuery,
   fleetIngressRules,
@@ -15,6 +13,7 @@ import {
   scalingPolicy,
   ssmAgentUserData,
 } from "./definitions";
+import { sdk } from "./pulumi";
 
 export interface FleetArgs {
   fleet: FleetConfig;
@@ -54,8 +53,8 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
   // The artifact key: generated here, stored as a SecureString parameter, never an output of the stack.
   if (args.generatedArtifactKey) {
     // 64 hex digits, the key that seals the build artifacts cached in the bucket.
-    const key = new random.RandomBytes("ArtifactKey", { length: 32 }, options);
-    const parameter = new aws.ssm.Parameter(
+    const key = new sdk.random.RandomBytes("ArtifactKey", { length: 32 }, options);
+    const parameter = new sdk.aws.ssm.Parameter(
       "ArtifactKeyParameter",
       {
         name: args.generatedArtifactKey,
@@ -69,7 +68,7 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
     provisioningNeeds.push(parameter);
   }
 
-  const role = new aws.iam.Role(
+  const role = new sdk.aws.iam.Role(
     "InstanceRole",
     {
       description: `ftpfleet ${fleet.ownerId}: the fleet's instances`,
@@ -83,16 +82,16 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
     },
     options,
   );
-  const ssmManaged = new aws.iam.RolePolicyAttachment(
+  const ssmManaged = new sdk.aws.iam.RolePolicyAttachment(
     "InstanceRoleSsm",
     { role: role.name, policyArn: `arn:${partition}:iam::aws:policy/${SSM_MANAGED_INSTANCE_POLICY}` },
     options,
   );
-  const rolePolicy = new aws.iam.RolePolicy(
+  const rolePolicy = new sdk.aws.iam.RolePolicy(
     "InstanceRolePolicy",
     {
       role: role.name,
-      policy: pulumi
+      policy: sdk.pulumi
         .output(args.outputBucket)
         .apply((outputBucket) =>
           iamPolicyDocument(instancePermissions(fleet, { partition, region, account }, { outputBucket })),
@@ -100,13 +99,13 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
     },
     options,
   );
-  const profile = new aws.iam.InstanceProfile("InstanceProfile", { role: role.name, tags }, options);
+  const profile = new sdk.aws.iam.InstanceProfile("InstanceProfile", { role: role.name, tags }, options);
   provisioningNeeds.push(ssmManaged, rolePolicy);
 
-  const healthCheckers = aws.ec2.getManagedPrefixListOutput({
+  const healthCheckers = sdk.aws.ec2.getManagedPrefixListOutput({
     name: route53HealthCheckersPrefixList(region),
   });
-  const securityGroup = new aws.ec2.SecurityGroup(
+  const securityGroup = new sdk.aws.ec2.SecurityGroup(
     "FleetSecurityGroup",
     {
       description: `ftpfleet ${fleet.ownerId}: FTP, passive ports, health endpoint for Route53`,
@@ -129,12 +128,12 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
   );
 
   // Debian's newest Debian 12 image, or the pinned one; its root device is where the volume goes.
-  const image = aws.ec2.getAmiOutput(
+  const image = sdk.aws.ec2.getAmiOutput(
     deployment.amiId
       ? { filters: [{ name: "image-id", values: [deployment.amiId] }] }
       : debianAmiQuery(deployment.instanceArch),
   );
-  const launchTemplate = new aws.ec2.LaunchTemplate(
+  const launchTemplate = new sdk.aws.ec2.LaunchTemplate(
     "FleetLaunchTemplate",
     {
       description: `ftpfleet ${fleet.ownerId}: Debian 12 ${deployment.instanceArch}`,
@@ -171,7 +170,7 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
   );
 
   const hooks = lifecycleHooks(fleet);
-  const group = new aws.autoscaling.Group(
+  const group = new sdk.aws.autoscaling.Group(
     "FleetGroup",
     {
       name: groupName,
@@ -199,7 +198,7 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
         { key: "ftpfleet:owner", value: fleet.ownerId, propagateAtLaunch: true },
       ],
     },
-    pulumi.mergeOptions(options, {
+    sdk.pulumi.mergeOptions(options, {
       dependsOn: provisioningNeeds,
       // desiredCapacity belongs to the scaling policy once the group exists. Changing
       // initialLifecycleHooks would replace the group (every instance): the hook resources below
@@ -215,7 +214,7 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
     ["FleetLaunchHook", hooks.launch],
     ["FleetTerminateHook", hooks.terminate],
   ] as const) {
-    new aws.autoscaling.LifecycleHook(
+    new sdk.aws.autoscaling.LifecycleHook(
       id,
       {
         name: hook.name,
@@ -224,12 +223,12 @@ export function fleetResources(args: FleetArgs, options: pulumi.CustomResourceOp
         heartbeatTimeout: hook.heartbeatTimeoutSeconds,
         defaultResult: hook.defaultResult,
       },
-      pulumi.mergeOptions(options, { retainOnDelete: true }),
+      sdk.pulumi.mergeOptions(options, { retainOnDelete: true }),
     );
   }
 
   const scaling = scalingPolicy(deployment);
-  new aws.autoscaling.Policy(
+  new sdk.aws.autoscaling.Policy(
     "FleetScaling",
     {
       autoscalingGroupName: group.name,

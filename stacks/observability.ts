@@ -1,7 +1,7 @@
 // Plain Pulumi resources, imported explicitly (not SST's globals): test/stacks-resources.test.ts
 // builds them under Pulumi's mocks.
-import * as aws from "@pulumi/aws";
-import * as pulumi from "@pulumi/pulumi";
+import type * as aws from "@pulumi/aws";
+import type * as pulumi from "@pulumi/pulumi";
 import {
   type AlarmSpec,
   controlPlaneAlarms,
@@ -10,6 +10,7 @@ import {
   fleetMetricAlarms,
   type MetricSpec,
 } from "./definitions";
+import { sdk } from "./pulumi";
 
 export interface ObservabilityArgs {
   ownerId: string;
@@ -45,18 +46,18 @@ export function observabilityResources(args: ObservabilityArgs, options: pulumi.
   ];
   const alarms = specs.map(
     (spec) =>
-      new aws.cloudwatch.MetricAlarm(
+      new sdk.aws.cloudwatch.MetricAlarm(
         spec.id,
         { ...alarmArgs(spec), alarmActions: notify, okActions: notify },
         options,
       ),
   );
 
-  const dashboard = new aws.cloudwatch.Dashboard(
+  const dashboard = new sdk.aws.cloudwatch.Dashboard(
     "Dashboard",
     {
       dashboardName: args.ownerId,
-      dashboardBody: pulumi
+      dashboardBody: sdk.pulumi
         .all([args.groupName, args.deadLetterQueueName, ...args.functions.map((f) => f.name)])
         .apply(([groupName, deadLetterQueue, ...functionNames]) =>
           JSON.stringify(

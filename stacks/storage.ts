@@ -1,8 +1,9 @@
 // Plain Pulumi resources, imported explicitly (not SST's globals): test/stacks-resources.test.ts
 // builds them under Pulumi's mocks.
-import * as aws from "@pulumi/aws";
-import * as pulumi from "@pulumi/pulumi";
+import type * as aws from "@pulumi/aws";
+import type * as pulumi from "@pulumi/pulumi";
 import { dataBucketLifecycleRules, dataBucketPolicy } from "./definitions";
+import { sdk } from "./pulumi";
 
 export interface DataBucketArgs {
   name: string;
@@ -31,14 +32,14 @@ export interface DataBucket {
  * would add key policies and audit trails per request, which this service does not need by default.
  */
 export function dataBucket(args: DataBucketArgs, options: pulumi.CustomResourceOptions = {}): DataBucket {
-  const kept = pulumi.mergeOptions(options, { retainOnDelete: args.retainOnRemoval });
-  const bucket = new aws.s3.Bucket(
+  const kept = sdk.pulumi.mergeOptions(options, { retainOnDelete: args.retainOnRemoval });
+  const bucket = new sdk.aws.s3.Bucket(
     "DataBucket",
     { bucket: args.name, forceDestroy: !args.retainOnRemoval },
     kept,
   );
-  const onBucket = pulumi.mergeOptions(kept, { parent: bucket });
-  new aws.s3.BucketPublicAccessBlock(
+  const onBucket = sdk.pulumi.mergeOptions(kept, { parent: bucket });
+  new sdk.aws.s3.BucketPublicAccessBlock(
     "DataBucketPublicAccess",
     {
       bucket: bucket.id,
@@ -49,19 +50,19 @@ export function dataBucket(args: DataBucketArgs, options: pulumi.CustomResourceO
     },
     onBucket,
   );
-  new aws.s3.BucketVersioning(
+  new sdk.aws.s3.BucketVersioning(
     "DataBucketVersioning",
     { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },
     onBucket,
   );
-  new aws.s3.BucketServerSideEncryptionConfiguration(
+  new sdk.aws.s3.BucketServerSideEncryptionConfiguration(
     "DataBucketEncryption",
     { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }] },
     onBucket,
   );
   // Object Created / Object Deleted reach the default bus, where the RecentChanges rule picks them up.
-  new aws.s3.BucketNotification("DataBucketEvents", { bucket: bucket.id, eventbridge: true }, onBucket);
-  new aws.s3.BucketLifecycleConfiguration(
+  new sdk.aws.s3.BucketNotification("DataBucketEvents", { bucket: bucket.id, eventbridge: true }, onBucket);
+  new sdk.aws.s3.BucketLifecycleConfiguration(
     "DataBucketLifecycle",
     { bucket: bucket.id, rules: dataBucketLifecycleRules(args) },
     onBucket,
@@ -80,14 +81,14 @@ export function protectDataBucket(
   }: { partition: string; writers: pulumi.Input<string>[]; retainOnRemoval: boolean },
   options: pulumi.CustomResourceOptions = {},
 ): aws.s3.BucketPolicy {
-  return new aws.s3.BucketPolicy(
+  return new sdk.aws.s3.BucketPolicy(
     "DataBucketPolicy",
     {
       bucket: data.bucket.id,
-      policy: pulumi
+      policy: sdk.pulumi
         .all(writers)
         .apply((arns) => JSON.stringify(dataBucketPolicy({ partition, bucket: data.name }, arns))),
     },
-    pulumi.mergeOptions(options, { parent: data.bucket, retainOnDelete: retainOnRemoval }),
+    sdk.pulumi.mergeOptions(options, { parent: data.bucket, retainOnDelete: retainOnRemoval }),
   );
 }

@@ -106,6 +106,8 @@ const { fleet: config, deployment, names } = configuration;
 let fleetOutputs: { groupName: string; instanceRoleArn: string };
 
 beforeAll(async () => {
+  const { loadPulumiSdk } = await import("../stacks/pulumi");
+  await loadPulumiSdk();
   const { fleetResources } = await import("../stacks/fleet");
   const { dataBucket, protectDataBucket } = await import("../stacks/storage");
   const { observabilityResources } = await import("../stacks/observability");

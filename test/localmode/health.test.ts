@@ -1,7 +1,7 @@
 import { Resolver } from "node:dns/promises";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { createLogger, systemClock, until } from "@ftpfleet/core";
-import { DEMO_USER, LOCAL_RECORD, type LocalFleet, processesIn } from "@ftpfleet/local";
+import { DEMO_USER, LOCAL_RECORD, type LocalFleet } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLocalFleet } from "../../scripts/local-fleet";
 import { dataPlaneSkip, lftp } from "../dataplane/helpers";
@@ -15,24 +15,10 @@ describe.skipIf(skip)("deep health in local mode: broken instances leave DNS and
   let fleet: LocalFleet;
   let resolver: Resolver;
   let s3: S3Client;
-  const stopped: number[] = [];
   const login = (host: string) => ({ host, user: DEMO_USER.name, password: DEMO_USER.password, tls: true });
   const members = () => fleet.status().instances;
-  /** The addresses Route53 would answer from now (healthy records first). */
-  const answerable = () =>
-    fleet.aws.route53
-      .answerable(fleet.cp.config.hostedZoneId, LOCAL_RECORD)
-      .map((r) => r.ResourceRecords?.[0]?.Value ?? "")
-      .sort();
-  const serving = () =>
-    members().filter((i) => i.lifecycleState === "InService" && answerable().includes(i.address));
-
-  async function s3fsPid(instanceId: string): Promise<number> {
-    const instance = await fleet.instance(instanceId);
-    const found = (await processesIn(instance?.namespace.name ?? "")).find((p) => p.program === "s3fs");
-    if (!found) throw new Error(`no s3fs on ${instanceId}`);
-    return found.pid;
-  }
+  const answerable = () => fleet.answerable();
+  const serving = () => members().filter((i) => i.lifecycleState === "InService" && i.answered);
 
   beforeAll(async () => {
     fleet = await startLocalFleet({
@@ -51,14 +37,6 @@ describe.skipIf(skip)("deep health in local mode: broken instances leave DNS and
   }, 360_000);
 
   afterAll(async () => {
-    // A stopped s3fs must run again for its mount to be undone.
-    for (const pid of stopped) {
-      try {
-        process.kill(pid, "SIGCONT");
-      } catch {
-        // Already gone with its instance.
-      }
-    }
     s3?.destroy();
     await fleet?.stop();
   }, 180_000);
@@ -77,11 +55,9 @@ describe.skipIf(skip)("deep health in local mode: broken instances leave DNS and
     const watch = setInterval(() => busyAlwaysAnswered.push(answerable().includes(busy.address)), 250);
 
     const failedAt = Date.now();
-    process.kill(await s3fsPid(dead.instanceId), "SIGKILL");
-    const hungPid = await s3fsPid(hung.instanceId);
-    stopped.push(hungPid);
-    process.kill(hungPid, "SIGSTOP");
-    await (await fleet.instance(down.instanceId))?.stopFtpd();
+    await fleet.breakInstance(dead.instanceId, "mount");
+    await fleet.breakInstance(hung.instanceId, "hang");
+    await fleet.breakInstance(down.instanceId, "ftpd");
 
     const left = new Map<string, number>();
     await waitFor(

@@ -25,6 +25,7 @@ import {
   type StepResult,
 } from "@ftpfleet/simulated-aws";
 import { ftpGreets } from "../sandbox/ftp";
+import { processesIn } from "../sandbox/processes";
 import { localS3Credentials, objectChange, type S3RequestRecord } from "../sandbox/s3-server";
 import { type DataPlaneScript, Sandbox, type SandboxInstance, VENDORED_SOURCES } from "../sandbox/sandbox";
 import { serveLocalMode } from "./control";
@@ -66,8 +67,16 @@ export interface InstanceStatus {
   address: string;
   lifecycleState: string;
   health: string;
+  /** It has a record. */
   inDns: boolean;
+  /** Route53 would answer its record now (its health check passes, or none passes). */
+  answered: boolean;
 }
+
+/** What `breakInstance` does to an instance: its mount dies (s3fs killed), hangs (s3fs stopped), or
+ * its FTP server stops. Deep health is what notices the first two: pure-ftpd still greets. */
+export const BREAKAGES = ["mount", "hang", "ftpd"] as const;
+export type Breakage = (typeof BREAKAGES)[number];
 
 /** The whole system on this machine: the control plane's workflows and handlers against the
  * simulated AWS in real time, and each simulated EC2 instance backed by a real one — a network
@@ -81,6 +90,8 @@ export class LocalFleet {
   readonly #failedChecks = new Map<string, number>();
   #auditTimer: NodeJS.Timeout | undefined;
   #auditing: Promise<unknown> | undefined;
+  /** s3fs processes `breakInstance` stopped. */
+  readonly #hung: number[] = [];
   #control: { close(): Promise<void> } | undefined;
   #stopped = false;
 
@@ -188,6 +199,26 @@ export class LocalFleet {
     await instance.crash();
   }
 
+  /** Breaks one instance as a failure would, telling nobody. A hung s3fs is let go (SIGCONT) when
+   * the fleet stops, so that its mount can be undone. */
+  async breakInstance(instanceId: string, how: Breakage): Promise<void> {
+    const instance = await this.#instances.get(instanceId);
+    if (!instance || !this.aws.autoscaling.members.has(instanceId))
+      throw new Error(`no instance ${instanceId}`);
+    if (how === "ftpd") return instance.stopFtpd();
+    const s3fs = (await processesIn(instance.namespace.name)).find((p) => p.program === "s3fs");
+    if (!s3fs) throw new Error(`no s3fs runs on ${instanceId}`);
+    if (how === "hang") this.#hung.push(s3fs.pid);
+    process.kill(s3fs.pid, how === "hang" ? "SIGSTOP" : "SIGKILL");
+  }
+
+  /** The addresses Route53 would answer the fleet's name with now (healthy records first). */
+  answerable(): string[] {
+    return this.aws.route53
+      .answerable(this.cp.config.hostedZoneId, this.cp.config.recordName)
+      .flatMap((r) => (r.ResourceRecords ?? []).map((v) => v.Value ?? ""));
+  }
+
   status(): {
     instances: InstanceStatus[];
     records: { instanceId: string; address: string; weight: number }[];
@@ -200,6 +231,7 @@ export class LocalFleet {
         address: r.ResourceRecords?.[0]?.Value ?? "",
         weight: r.Weight ?? 0,
       }));
+    const answerable = this.answerable();
     const instances = [...this.aws.autoscaling.members.values()].map((m) => ({
       instanceId: m.instanceId,
       // The address clients are given (the fleet's records hold public addresses).
@@ -207,6 +239,7 @@ export class LocalFleet {
       lifecycleState: m.lifecycleState,
       health: m.healthStatus,
       inDns: records.some((r) => r.instanceId === m.instanceId),
+      answered: answerable.includes(this.aws.ec2.instances.get(m.instanceId)?.publicIp ?? "-"),
     }));
     return { instances, records };
   }
@@ -253,6 +286,13 @@ export class LocalFleet {
     clearInterval(this.#reconcileTimer);
     clearInterval(this.#healthTimer);
     clearInterval(this.#auditTimer);
+    for (const pid of this.#hung) {
+      try {
+        process.kill(pid, "SIGCONT");
+      } catch {
+        // Gone with its instance.
+      }
+    }
     this.aws.route53.healthChecks.stop();
     await this.#auditing?.catch(() => undefined);
     await this.aws.lifecycleQueue.stop();
