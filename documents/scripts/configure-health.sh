@@ -139,3 +139,9 @@ systemctl daemon-reload
 systemctl enable ftpfleet-health.service >/dev/null
 systemctl restart ftpfleet-health.service
 echo "ftpfleet-health.service (re)started"
+# Route53 counts a new check healthy: the instance enters DNS only once it passes its own.
+for _ in {1..60}; do
+  curl -fsS -o /dev/null "http://127.0.0.1:$port/health" && exit 0
+  sleep 1
+done
+fail "GET /health did not answer 200 within 60 s"

@@ -1,22 +1,13 @@
 import { rm } from "node:fs/promises";
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import {
-  type AuditPorts,
-  type AuditReport,
-  createLogger,
-  runAudit,
-  systemClock,
-  until,
-} from "@ftpfleet/core";
+import { type AuditPorts, type AuditReport, runAudit } from "@ftpfleet/core";
 import { DEMO_USER, type LocalFleet, runCommand } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalFleet } from "../../scripts/local-fleet";
 import { dataPlaneSkip, getObject, lftp, scratchDir, writeScratch } from "../dataplane/helpers";
+import { startTestFleet, waitFor } from "./support";
 
 const skip = dataPlaneSkip("localmode/audit.test.ts");
 
-const waitFor = (what: string, check: () => boolean | Promise<boolean>, limitMs = 60_000) =>
-  until(systemClock, check, { what, limitMs, stepMs: 250 });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // The audit against real instances (namespaces running the documents' scripts: s3fs, pure-ftpd), the
@@ -43,14 +34,7 @@ describe.skipIf(skip)("cache-consistency audit on the real data plane", () => {
   const audit = (repair: boolean): Promise<AuditReport> => runAudit(ports, { repair, ...settle });
 
   beforeAll(async () => {
-    fleet = await startLocalFleet({
-      instances: 2,
-      dnsPort: 0,
-      log: createLogger({ level: "error" }),
-      reconcileEveryMs: 5_000,
-      healthCheckMs: 1_000,
-      announce: false,
-    });
+    fleet = await startTestFleet(2);
     s3 = fleet.world.s3Client();
     // As local mode's scheduled audit has them: the bucket's object events included.
     ports = fleet.auditPorts();

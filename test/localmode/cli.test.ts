@@ -4,17 +4,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { createLogger, type FleetStatus, systemClock, until } from "@ftpfleet/core";
+import type { FleetStatus } from "@ftpfleet/core";
 import { ftpLogin, type LocalFleet, probeLogin, runCommand } from "@ftpfleet/local";
 import type { Client } from "basic-ftp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalFleet } from "../../scripts/local-fleet";
 import { dataPlaneSkip } from "../dataplane/helpers";
+import { startTestFleet, waitFor } from "./support";
 
 const skip = dataPlaneSkip("localmode/cli.test.ts");
-
-const waitFor = (what: string, check: () => boolean | Promise<boolean>, limitMs = 60_000) =>
-  until(systemClock, check, { what, limitMs, stepMs: 250 });
 
 /** The ftpfleet bin, on the local mode announced in `announce`. */
 function cliIn(announce: string, args: string[], stdin?: string) {
@@ -32,7 +29,8 @@ describe.skipIf(skip)("the ftpfleet CLI against a running local mode (3 instance
   /** The real command, as an operator runs it from a second terminal (the bin entry, Node 22). */
   const ftpfleet = (args: string[], stdin?: string) => cliIn(announce, args, stdin);
 
-  const serving = () => fleet.status().instances.filter((i) => i.lifecycleState === "InService" && i.inDns);
+  const serving = () =>
+    fleet.status().instances.filter((i) => i.lifecycleState === "InService" && i.answered);
   const upload = (client: Client, path: string, text: string) =>
     client.uploadFrom(Readable.from([text]), path);
   const refused = async (work: Promise<unknown>) => {
@@ -46,14 +44,7 @@ describe.skipIf(skip)("the ftpfleet CLI against a running local mode (3 instance
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "ftpfleet-test-cli-local-"));
     announce = join(dir, "local-mode.json");
-    fleet = await startLocalFleet({
-      instances: 3,
-      dnsPort: 0,
-      log: createLogger({ level: "error" }),
-      reconcileEveryMs: 5_000,
-      healthCheckMs: 1_000,
-      announce,
-    });
+    fleet = await startTestFleet(3, announce);
     // Three cold builds of both daemons share 2 cores with whatever else the test run is doing.
     await waitFor("3 instances to serve", () => serving().length === 3, 300_000);
   }, 360_000);

@@ -1,17 +1,12 @@
-import { Resolver } from "node:dns/promises";
+import type { Resolver } from "node:dns/promises";
 import { rm } from "node:fs/promises";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createLogger, systemClock, until } from "@ftpfleet/core";
 import { DEMO_USER, LOCAL_RECORD, type LocalFleet, runCommand } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalFleet } from "../../scripts/local-fleet";
 import { dataPlaneSkip, lftp, scratchDir, writeScratch } from "../dataplane/helpers";
+import { fleetResolver, startTestFleet, waitFor } from "./support";
 
 const skip = dataPlaneSkip("localmode/fleet.test.ts");
-
-/** Waits in real time until `check` holds. */
-const waitFor = (what: string, check: () => boolean | Promise<boolean>, limitMs = 60_000) =>
-  until(systemClock, check, { what, limitMs, stepMs: 250 });
 
 describe.skipIf(skip)("local mode, end to end", () => {
   let fleet: LocalFleet;
@@ -20,7 +15,8 @@ describe.skipIf(skip)("local mode, end to end", () => {
   const scratch = scratchDir();
   // FTPS: local mode, like a fleet on AWS, requires it by default (with a self-signed certificate).
   const login = (host: string) => ({ host, user: DEMO_USER.name, password: DEMO_USER.password, tls: true });
-  const serving = () => fleet.status().instances.filter((i) => i.lifecycleState === "InService" && i.inDns);
+  const serving = () =>
+    fleet.status().instances.filter((i) => i.lifecycleState === "InService" && i.answered);
 
   /** Every address the DNS responder hands out for the fleet's name, over many queries. */
   async function answers(queries = 60): Promise<string[]> {
@@ -30,17 +26,8 @@ describe.skipIf(skip)("local mode, end to end", () => {
   }
 
   beforeAll(async () => {
-    fleet = await startLocalFleet({
-      instances: 1,
-      dnsPort: 0,
-      log: createLogger({ level: "error" }),
-      reconcileEveryMs: 5_000,
-      healthCheckMs: 1_000,
-      // A local mode a person runs on this machine keeps its announcement.
-      announce: false,
-    });
-    resolver = new Resolver({ timeout: 2_000, tries: 1 });
-    resolver.setServers([`127.0.0.1:${fleet.dns.port}`]);
+    fleet = await startTestFleet(1);
+    resolver = fleetResolver(fleet);
     s3 = fleet.world.s3Client();
     await waitFor("the first instance to serve", () => serving().length === 1, 90_000);
   }, 120_000);

@@ -1,15 +1,11 @@
-import { Resolver } from "node:dns/promises";
+import type { Resolver } from "node:dns/promises";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { createLogger, systemClock, until } from "@ftpfleet/core";
 import { DEMO_USER, LOCAL_RECORD, type LocalFleet } from "@ftpfleet/local";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLocalFleet } from "../../scripts/local-fleet";
 import { dataPlaneSkip, lftp } from "../dataplane/helpers";
+import { fleetResolver, startTestFleet, waitFor } from "./support";
 
 const skip = dataPlaneSkip("localmode/health.test.ts");
-
-const waitFor = (what: string, check: () => boolean | Promise<boolean>, limitMs = 60_000) =>
-  until(systemClock, check, { what, limitMs, stepMs: 250 });
 
 describe.skipIf(skip)("deep health in local mode: broken instances leave DNS and are replaced", () => {
   let fleet: LocalFleet;
@@ -21,16 +17,8 @@ describe.skipIf(skip)("deep health in local mode: broken instances leave DNS and
   const serving = () => members().filter((i) => i.lifecycleState === "InService" && i.answered);
 
   beforeAll(async () => {
-    fleet = await startLocalFleet({
-      instances: 4,
-      dnsPort: 0,
-      log: createLogger({ level: "error" }),
-      reconcileEveryMs: 5_000,
-      healthCheckMs: 1_000,
-      announce: false,
-    });
-    resolver = new Resolver({ timeout: 2_000, tries: 1 });
-    resolver.setServers([`127.0.0.1:${fleet.dns.port}`]);
+    fleet = await startTestFleet(4);
+    resolver = fleetResolver(fleet);
     s3 = fleet.world.s3Client();
     // Cold builds of both daemons on 4 instances sharing 2 cores.
     await waitFor("4 instances in service with passing health checks", () => serving().length === 4, 300_000);

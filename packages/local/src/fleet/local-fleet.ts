@@ -390,7 +390,16 @@ export class LocalFleet {
       if (result.code !== 0) return { exitCode: result.code ?? 1, stdout, stderr };
       // On AWS systemd units start the daemons; in the sandbox the harness does.
       if (script === "configure-pure-ftpd") await instance.restartFtpd();
-      if (script === "configure-health") await instance.restartHealthAgent();
+      if (script === "configure-health") {
+        await instance.restartHealthAgent();
+        if (!(await instance.untilHealthy())) {
+          return {
+            exitCode: 1,
+            stdout,
+            stderr: `${stderr}the health endpoint did not answer 200 within 60 s\n`,
+          };
+        }
+      }
     }
     return { exitCode: 0, stdout, stderr };
   }

@@ -10,6 +10,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { get } from "node:http";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -582,6 +583,26 @@ export class SandboxInstance {
   async restartHealthAgent(): Promise<void> {
     await this.stopHealthAgent();
     await this.startHealthAgent();
+  }
+
+  /** Waits until the health agent answers 200, as configure-health.sh does on AWS after starting
+   * its unit (an instance enters DNS only once it passes its own check). False if it never did. */
+  async untilHealthy(limitMs = 60_000): Promise<boolean> {
+    const args = readFileSync(join(this.root, "etc/ftpfleet/health/args"), "utf8").split("\n");
+    const port = Number(args[args.indexOf("--port") + 1]);
+    const healthy = () =>
+      new Promise<boolean>((resolve) => {
+        const req = get({ host: this.address, port, path: "/health", timeout: 2_000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        });
+        req.on("timeout", () => req.destroy());
+        req.on("error", () => resolve(false));
+      });
+    return until(systemClock, healthy, { limitMs, stepMs: 500 }).then(
+      () => true,
+      () => false,
+    );
   }
 
   /**
