@@ -314,7 +314,8 @@ function uncheckableRange(ip: string): string | undefined {
   return undefined;
 }
 
-function ipv4(text: string): number | undefined {
+/** An IPv4 address as a number, or undefined if it is not one. */
+export function ipv4(text: string): number | undefined {
   const parts = text.split(".");
   if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return undefined;
   return parts.reduce((value, part) => ((value << 8) | Number(part)) >>> 0, 0);

@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/client-route-53";
 import type { Clock } from "@ftpfleet/core";
 import { CallLog, Faults } from "./faults";
-import { SimulatedHealthChecks } from "./health-checks";
+import { ipv4, SimulatedHealthChecks } from "./health-checks";
 import { answerFrom, offlineClientConfig } from "./sdk";
 
 export interface ThrottleSettings {
@@ -336,8 +336,7 @@ function validate(set: ResourceRecordSet, zoneName: string): string | undefined 
 }
 
 function isIpv4(value: string | undefined): boolean {
-  const parts = (value ?? "").split(".");
-  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+  return ipv4(value ?? "") !== undefined;
 }
 
 function sameKey(a: ResourceRecordSet, b: ResourceRecordSet): boolean {

@@ -11,10 +11,12 @@ import {
 } from "../dns/records";
 import { RecordChangesFailedError } from "../errors";
 import { type Membership, selectServing } from "../membership";
-import type { InstanceHealthCheck, Logger, Ports, RefusedChange } from "../ports";
+import type { InstanceHealthCheck, InstanceView, Logger, Ports, RefusedChange } from "../ports";
 
 export interface SyncReport {
   membership: Membership;
+  /** The group's instances as this sync read them (tags included). */
+  instances: InstanceView[];
   /** The serving instances as their records show them, with their health checks. */
   serving: ServingInstance[];
   changes: RecordChanges;
@@ -67,6 +69,7 @@ export async function syncFleetDns(ports: Ports, options: { dryRun: boolean }): 
     ];
     const report: SyncReport = {
       membership,
+      instances,
       serving: checked.serving,
       changes,
       plan,
@@ -114,14 +117,14 @@ async function attachHealthChecks(
   dryRun: boolean,
 ): Promise<{ serving: ServingInstance[]; created: InstanceHealthCheck[]; planned: ServingInstance[] }> {
   const inRecords = new Map(current.map((r) => [r.setIdentifier, r.healthCheckId]));
-  const pick = (instance: ServingInstance) => {
-    const mine = checks
+  const pick = (from: readonly InstanceHealthCheck[], instance: ServingInstance) => {
+    const mine = from
       .filter((c) => c.instanceId === instance.instanceId && c.address === instance.address)
       .sort((a, b) => a.createdAt - b.createdAt);
     const used = inRecords.get(setIdentifierFor(owner.ownerId, instance.instanceId));
     return mine.find((c) => c.id === used) ?? mine[0];
   };
-  const missing = serving.filter((instance) => pick(instance) === undefined);
+  const missing = serving.filter((instance) => pick(checks, instance) === undefined);
   const created: InstanceHealthCheck[] = [];
   if (!dryRun) {
     await forEachConcurrently(missing, HEALTH_CHECK_CONCURRENCY, async (instance) => {
@@ -132,9 +135,7 @@ async function attachHealthChecks(
   }
   const all = [...checks, ...created];
   const withChecks = serving.map((instance) => {
-    const check =
-      pick(instance) ??
-      all.find((c) => c.instanceId === instance.instanceId && c.address === instance.address);
+    const check = pick(all, instance);
     return check ? { ...instance, healthCheckId: check.id } : instance;
   });
   return { serving: withChecks, created, planned: dryRun ? missing : [] };

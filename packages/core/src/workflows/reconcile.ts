@@ -41,7 +41,7 @@ export async function replaceFailingInstances(ports: Ports, report: SyncReport):
   const { config, log, clock } = ports;
   const checked = report.serving.filter((instance) => instance.healthCheckId !== undefined);
   if (config.healthChecks !== "deep" || checked.length === 0) return [];
-  const views = new Map((await ports.instances.groupInstances()).map((view) => [view.instanceId, view]));
+  const views = new Map(report.instances.map((view) => [view.instanceId, view]));
   const verdicts = await Promise.all(
     checked.map((instance) => ports.healthChecks.verdict(instance.healthCheckId as string)),
   );

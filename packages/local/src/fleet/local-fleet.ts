@@ -1,5 +1,4 @@
 import { execFileSync } from "node:child_process";
-import { request } from "node:http";
 import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   type AuditPorts,
@@ -25,6 +24,7 @@ import {
   type StepResult,
 } from "@ftpfleet/simulated-aws";
 import { ftpGreets } from "../sandbox/ftp";
+import { httpGet } from "../sandbox/http";
 import { processesIn } from "../sandbox/processes";
 import { localS3Credentials, objectChange, type S3RequestRecord } from "../sandbox/s3-server";
 import { type DataPlaneScript, Sandbox, type SandboxInstance, VENDORED_SOURCES } from "../sandbox/sandbox";
@@ -496,26 +496,10 @@ async function seedBucket(world: Sandbox): Promise<void> {
 }
 
 /** Route53's HTTP check: a connection within 4 s, then a 2xx or 3xx status within 2 s. */
-const httpProbe: HealthProbe = ({ ipAddress, port, resourcePath }) =>
-  new Promise((resolve) => {
-    const done = (result: Awaited<ReturnType<HealthProbe>>) => {
-      clearTimeout(timer);
-      req.destroy();
-      resolve(result);
-    };
-    const req = request({ host: ipAddress, port, path: resourcePath, method: "GET" }, (res) => {
-      const status = res.statusCode ?? 0;
-      res.resume();
-      done(
-        status >= 200 && status < 400
-          ? { ok: true }
-          : { ok: false, reason: `HTTP Status Code ${status}, ${res.statusMessage ?? ""}` },
-      );
-    });
-    const timer = setTimeout(
-      () => done({ ok: false, reason: "the endpoint did not answer within 6 s" }),
-      6_000,
-    );
-    req.on("error", (error) => done({ ok: false, reason: error.message }));
-    req.end();
-  });
+const httpProbe: HealthProbe = async ({ ipAddress, port, resourcePath }) => {
+  const answer = await httpGet(ipAddress, port, resourcePath, 6_000);
+  if ("error" in answer) return { ok: false, reason: answer.error };
+  return answer.status >= 200 && answer.status < 400
+    ? { ok: true }
+    : { ok: false, reason: `HTTP Status Code ${answer.status}, ${answer.message}` };
+};

@@ -10,7 +10,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { get } from "node:http";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
@@ -18,6 +17,7 @@ import { createLogger, type Logger, systemClock, until } from "@ftpfleet/core";
 import { readDocument, resolveParameters } from "@ftpfleet/core/documents";
 import { type CommandResult, runChecked, runCommand } from "./exec";
 import { ftpGreets } from "./ftp";
+import { httpGet } from "./http";
 import { unmountAll } from "./mounts";
 import {
   createNamespace,
@@ -590,15 +590,10 @@ export class SandboxInstance {
   async untilHealthy(limitMs = 60_000): Promise<boolean> {
     const args = readFileSync(join(this.root, "etc/ftpfleet/health/args"), "utf8").split("\n");
     const port = Number(args[args.indexOf("--port") + 1]);
-    const healthy = () =>
-      new Promise<boolean>((resolve) => {
-        const req = get({ host: this.address, port, path: "/health", timeout: 2_000 }, (res) => {
-          res.resume();
-          resolve(res.statusCode === 200);
-        });
-        req.on("timeout", () => req.destroy());
-        req.on("error", () => resolve(false));
-      });
+    const healthy = async () => {
+      const answer = await httpGet(this.address, port, "/health", 2_000);
+      return "status" in answer && answer.status === 200;
+    };
     return until(systemClock, healthy, { limitMs, stepMs: 500 }).then(
       () => true,
       () => false,
